@@ -1,0 +1,218 @@
+//! One AMQP connection per process, kept alive: connects in the background with
+//! capped exponential backoff (backon), declares the topology on every (re)connect,
+//! and reconnects when the connection breaks. Roles start even when RabbitMQ is
+//! down and report not-ready until it is back.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use lapin::options::ConfirmSelectOptions;
+use lapin::{Channel, Connection, ConnectionProperties};
+use tokio::sync::{Notify, RwLock};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::BusError;
+use crate::topology::Topology;
+
+#[derive(Debug, Clone)]
+pub struct AmqpConfig {
+    pub url: String,
+    /// Shown in RabbitMQ's management UI, e.g. `hris-sync receiver`.
+    pub connection_name: String,
+    pub max_reconnect_delay: Duration,
+}
+
+impl AmqpConfig {
+    pub fn new(url: impl Into<String>, connection_name: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            connection_name: connection_name.into(),
+            max_reconnect_delay: Duration::from_secs(5),
+        }
+    }
+}
+
+struct Live {
+    connection: Connection,
+    /// Publishing channel, in confirm mode.
+    channel: Channel,
+}
+
+pub struct Connector {
+    config: AmqpConfig,
+    topology: Topology,
+    live: RwLock<Option<Live>>,
+    connected: AtomicBool,
+    broken: Notify,
+    reconnected: Notify,
+}
+
+impl Connector {
+    pub fn new(config: AmqpConfig, topology: Topology) -> Arc<Self> {
+        Arc::new(Self {
+            config,
+            topology,
+            live: RwLock::new(None),
+            connected: AtomicBool::new(false),
+            broken: Notify::new(),
+            reconnected: Notify::new(),
+        })
+    }
+
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// Keeps the connection up until `shutdown`, then closes it cleanly.
+    pub fn spawn(self: &Arc<Self>, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            loop {
+                this.connect_with_backoff(&shutdown).await;
+                if shutdown.is_cancelled() {
+                    break;
+                }
+                // Watch the connection: a failed publish reports it broken, and a
+                // periodic look catches a connection that died quietly.
+                loop {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = this.broken.notified() => break,
+                        _ = tokio::time::sleep(Duration::from_millis(500)) => {
+                            if !this.looks_alive().await {
+                                break;
+                            }
+                        }
+                    }
+                }
+                this.drop_live().await;
+                if shutdown.is_cancelled() {
+                    break;
+                }
+                tracing::warn!("AMQP connection lost; reconnecting");
+            }
+            this.close().await;
+        })
+    }
+
+    async fn looks_alive(&self) -> bool {
+        match &*self.live.read().await {
+            Some(live) => live.connection.status().connected() && live.channel.status().connected(),
+            None => false,
+        }
+    }
+
+    async fn connect_with_backoff(&self, shutdown: &CancellationToken) {
+        let mut delays = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(100))
+            .with_max_delay(self.config.max_reconnect_delay)
+            .with_jitter()
+            .without_max_times()
+            .build();
+        loop {
+            match self.connect_once().await {
+                Ok(live) => {
+                    *self.live.write().await = Some(live);
+                    self.connected.store(true, Ordering::SeqCst);
+                    self.reconnected.notify_waiters();
+                    metrics::counter!("amqp_connects_total").increment(1);
+                    tracing::info!(connection = %self.config.connection_name, "connected to RabbitMQ");
+                    return;
+                }
+                Err(e) => {
+                    let delay = delays.next().unwrap_or(self.config.max_reconnect_delay);
+                    tracing::warn!(error = %e, ?delay, "cannot connect to RabbitMQ; retrying");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn connect_once(&self) -> Result<Live, BusError> {
+        let properties = ConnectionProperties::default()
+            .with_connection_name(self.config.connection_name.clone().into());
+        let connection = tokio::time::timeout(
+            Duration::from_secs(10),
+            Connection::connect(&self.config.url, properties),
+        )
+        .await
+        .map_err(|_| BusError::NotConnected)??;
+        let channel = connection.create_channel().await?;
+        self.topology.declare(&channel).await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        Ok(Live {
+            connection,
+            channel,
+        })
+    }
+
+    async fn drop_live(&self) {
+        self.connected.store(false, Ordering::SeqCst);
+        if let Some(live) = self.live.write().await.take() {
+            let _ = live.connection.close(320, "reconnecting".into()).await;
+        }
+    }
+
+    /// Whether a publish could be attempted now (for `/readyz`).
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::SeqCst)
+    }
+
+    /// Connected now, by the connection's own status (for `/readyz`): a connection
+    /// the broker just closed is not reported ready while nobody has noticed yet.
+    pub async fn is_alive(&self) -> bool {
+        self.is_connected() && self.looks_alive().await
+    }
+
+    /// Reports the connection broken (a publish failed at the transport level).
+    pub fn mark_broken(&self) {
+        self.connected.store(false, Ordering::SeqCst);
+        self.broken.notify_one();
+    }
+
+    /// The publishing channel (confirm mode), if connected.
+    pub async fn publish_channel(&self) -> Result<Channel, BusError> {
+        match &*self.live.read().await {
+            Some(live) if self.is_connected() => Ok(live.channel.clone()),
+            _ => Err(BusError::NotConnected),
+        }
+    }
+
+    /// A new channel on the live connection (consumers use one each).
+    pub async fn open_channel(&self) -> Result<Channel, BusError> {
+        match &*self.live.read().await {
+            Some(live) if self.is_connected() => Ok(live.connection.create_channel().await?),
+            _ => Err(BusError::NotConnected),
+        }
+    }
+
+    /// Waits until connected, up to `timeout`.
+    pub async fn wait_connected(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !self.is_connected() {
+            let notified = self.reconnected.notified();
+            if self.is_connected() {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.is_connected();
+            }
+        }
+        true
+    }
+
+    pub async fn close(&self) {
+        self.connected.store(false, Ordering::SeqCst);
+        if let Some(live) = self.live.write().await.take() {
+            let _ = live.channel.close(200, "shutdown".into()).await;
+            let _ = live.connection.close(200, "shutdown".into()).await;
+        }
+    }
+}

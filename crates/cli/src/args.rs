@@ -1,0 +1,116 @@
+//! Configuration shared by several commands, read from the environment.
+
+use clap::{Args, Subcommand};
+
+#[derive(Args, Clone, Debug)]
+pub struct DatabaseArgs {
+    /// PostgreSQL, e.g. postgres://postgres@127.0.0.1:5432/hris_sync
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+    /// Connections in this process's pool.
+    #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 16)]
+    pub database_pool_size: usize,
+}
+
+impl DatabaseArgs {
+    pub fn store(&self) -> anyhow::Result<hris_store::Store> {
+        Ok(hris_store::connect(
+            &self.database_url,
+            self.database_pool_size,
+        )?)
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TenantCommand {
+    /// Registers a tenant (idempotent for the same values).
+    Add {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        /// The platform's customer id (Kombo's end_user.origin_id).
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// Links an existing Kombo integration now.
+        #[arg(long)]
+        integration_id: Option<String>,
+    },
+    /// Lists tenants.
+    List {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Shows one tenant with its settings.
+    Show {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[arg(long)]
+        id: String,
+    },
+    /// Changes a setting: enabled_scopes, invite_policy, invite_days_before, time_zone,
+    /// full_sync_interval_seconds, primary_team_group_types, mass_change_threshold,
+    /// custom_field_mapping, name.
+    Set {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[arg(long)]
+        id: String,
+        key: String,
+        value: String,
+    },
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct SimArgs {
+    /// Address the simulator listens on.
+    #[arg(long, env = "SIM_ADDR", default_value = "127.0.0.1:8090")]
+    pub listen: String,
+    /// The API key clients must send (KOMBO_API_KEY on their side).
+    #[arg(
+        long,
+        env = "SIM_API_KEY",
+        default_value = "sim-api-key",
+        hide_env_values = true
+    )]
+    pub api_key: String,
+    /// Where to send signed webhooks, e.g. http://127.0.0.1:8080/webhooks/kombo
+    #[arg(long, env = "SIM_WEBHOOK_URL")]
+    pub webhook_url: Option<String>,
+    /// Secret the webhooks are signed with (one of KOMBO_WEBHOOK_SECRETS on the receiving side).
+    #[arg(
+        long,
+        env = "SIM_WEBHOOK_SECRET",
+        default_value = "sim-webhook-secret",
+        hide_env_values = true
+    )]
+    pub webhook_secret: String,
+    /// Debounce of data-changed webhooks per integration, in milliseconds (Kombo: 30 s).
+    #[arg(long, env = "SIM_DEBOUNCE_MS", default_value_t = 30_000)]
+    pub debounce_ms: u64,
+    /// Integrations to create at start: ID=EMPLOYEES[:ORIGIN_ID], e.g. personio:acme=2000:tenant-1
+    #[arg(long = "integration")]
+    pub integrations: Vec<String>,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct AmqpArgs {
+    /// RabbitMQ, e.g. amqp://guest:guest@127.0.0.1:5672/%2f
+    #[arg(long, env = "AMQP_URL", hide_env_values = true)]
+    pub amqp_url: String,
+    /// Prefix of every exchange and queue name (isolates environments and tests).
+    #[arg(long, env = "AMQP_PREFIX", default_value = "hris")]
+    pub amqp_prefix: String,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct ReceiverArgs {
+    /// Listen address of the webhook endpoint.
+    #[arg(long, env = "HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    pub http_addr: String,
+    /// Comma-separated webhook secrets; any one may sign (rotation).
+    #[arg(long, env = "KOMBO_WEBHOOK_SECRETS", hide_env_values = true)]
+    pub kombo_webhook_secrets: String,
+}

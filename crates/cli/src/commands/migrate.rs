@@ -1,0 +1,7 @@
+use crate::args::DatabaseArgs;
+
+pub async fn run(db: DatabaseArgs) -> anyhow::Result<()> {
+    let applied = hris_store::migrate(&db.database_url).await?;
+    println!("migrations applied: {applied}");
+    Ok(())
+}

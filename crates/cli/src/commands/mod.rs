@@ -1,0 +1,4 @@
+pub mod migrate;
+pub mod receiver;
+pub mod sim;
+pub mod tenant;

@@ -1,0 +1,50 @@
+use hris_store::Tenant;
+
+use crate::args::TenantCommand;
+
+pub async fn run(command: TenantCommand) -> anyhow::Result<()> {
+    match command {
+        TenantCommand::Add {
+            db,
+            id,
+            name,
+            integration_id,
+        } => {
+            let tenant = db
+                .store()?
+                .add_tenant(&id, &name, integration_id.as_deref())
+                .await?;
+            println!(
+                "tenant {} registered ({})",
+                tenant.id, tenant.integration_state
+            );
+        }
+        TenantCommand::List { db, json } => {
+            let tenants = db.store()?.tenants().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&tenants)?);
+            } else {
+                println!("{:<24} {:<14} {:<40} NAME", "ID", "STATE", "INTEGRATION");
+                for t in tenants {
+                    println!(
+                        "{:<24} {:<14} {:<40} {}",
+                        t.id,
+                        t.integration_state,
+                        t.kombo_integration_id.as_deref().unwrap_or("-"),
+                        t.name
+                    );
+                }
+            }
+        }
+        TenantCommand::Show { db, id } => print(&db.store()?.tenant(&id).await?)?,
+        TenantCommand::Set { db, id, key, value } => {
+            print(&db.store()?.set_tenant_setting(&id, &key, &value).await?)?
+        }
+    }
+    Ok(())
+}
+
+fn print(tenant: &Tenant) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(tenant)?);
+    Ok(())
+}

@@ -1,0 +1,162 @@
+//! Every Kombo failure, classified where it is made.
+//!
+//! Kombo asks clients to decide on `error.code`, not on the HTTP status; the status
+//! is only the fallback for bodies without a code (a bare 502 from a proxy, say).
+
+use std::time::Duration;
+
+use crate::envelope::ErrorBody;
+
+/// What the caller should do about a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// A blip: try again soon (after `retry_after` when Kombo said so).
+    Retryable { retry_after: Option<Duration> },
+    /// The integration is not ready yet (`INTEGRATION.SETUP_SYNC_PENDING`): try much later.
+    NotReady,
+    /// Will fail the same way until somebody changes something: never hot-retry.
+    Permanent,
+}
+
+impl ErrorClass {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ErrorClass::Retryable { .. } => "retryable",
+            ErrorClass::NotReady => "not_ready",
+            ErrorClass::Permanent => "permanent",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KomboError {
+    #[error("Kombo answered HTTP {status} with code {code}: {message}", code = body.code.as_deref().unwrap_or("none"), message = body.message)]
+    Api {
+        status: u16,
+        body: ErrorBody,
+        retry_after: Option<Duration>,
+    },
+    #[error("could not reach Kombo: {0}")]
+    Transport(#[source] reqwest::Error),
+    #[error("Kombo did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("Kombo's answer could not be read ({context}): {source}")]
+    Decode {
+        context: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("invalid Kombo configuration: {0}")]
+    Config(String),
+}
+
+impl KomboError {
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            KomboError::Api {
+                status,
+                body,
+                retry_after,
+            } => classify(*status, body.code.as_deref(), *retry_after),
+            // Network trouble and cut-off or garbled bodies are transient; retries are
+            // bounded by the caller, so a body that is always broken still ends.
+            KomboError::Transport(_) | KomboError::Timeout(_) | KomboError::Decode { .. } => {
+                ErrorClass::Retryable { retry_after: None }
+            }
+            KomboError::Config(_) => ErrorClass::Permanent,
+        }
+    }
+
+    /// Kombo's error code, when it gave one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            KomboError::Api { body, .. } => body.code.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Kombo's log link for this failure, when it gave one (for on-call).
+    pub fn log_url(&self) -> Option<&str> {
+        match self {
+            KomboError::Api { body, .. } => body.log_url.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// Classifies an error answer by its code, falling back to the HTTP status.
+pub fn classify(status: u16, code: Option<&str>, retry_after: Option<Duration>) -> ErrorClass {
+    let retryable = ErrorClass::Retryable { retry_after };
+    match code {
+        Some(
+            "PLATFORM.RATE_LIMIT_EXCEEDED"
+            | "REMOTE.RATE_LIMIT_EXCEEDED"
+            | "REMOTE.SERVICE_UNAVAILABLE"
+            | "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED"
+            | "PLATFORM.TASK_TIMED_OUT"
+            | "PLATFORM.UNKNOWN_ERROR"
+            | "REMOTE.UNKNOWN_HTTP_ERROR",
+        ) => retryable,
+        Some("INTEGRATION.SETUP_SYNC_PENDING") => ErrorClass::NotReady,
+        Some(
+            "PLATFORM.AUTHENTICATION_INVALID"
+            | "PLATFORM.INTEGRATION_NOT_FOUND"
+            | "PLATFORM.INPUT_INVALID"
+            | "PLATFORM.IP_NOT_WHITELISTED"
+            | "INTEGRATION.AUTHENTICATION_INVALID"
+            | "INTEGRATION.PERMISSION_MISSING"
+            | "INTEGRATION.QA_FAILED"
+            | "INTEGRATION.SETUP_INCOMPLETE"
+            | "INTEGRATION.INACTIVE"
+            | "INTEGRATION.MODEL_NOT_AVAILABLE"
+            | "INTEGRATION.MODEL_DISABLED"
+            | "INTEGRATION.ACTION_NOT_AVAILABLE"
+            | "INTEGRATION.ACTION_DISABLED"
+            | "REMOTE.INPUT_INVALID",
+        ) => ErrorClass::Permanent,
+        // No code, or one this build does not know: the status decides.
+        _ => match status {
+            429 | 500 | 502 | 503 | 504 => retryable,
+            408 => retryable,
+            _ if status >= 500 => retryable,
+            _ => ErrorClass::Permanent,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_wins_over_status() {
+        assert_eq!(
+            classify(400, Some("REMOTE.RATE_LIMIT_EXCEEDED"), None),
+            ErrorClass::Retryable { retry_after: None }
+        );
+        assert_eq!(
+            classify(503, Some("INTEGRATION.AUTHENTICATION_INVALID"), None),
+            ErrorClass::Permanent
+        );
+        assert_eq!(
+            classify(409, Some("INTEGRATION.SETUP_SYNC_PENDING"), None),
+            ErrorClass::NotReady
+        );
+    }
+
+    #[test]
+    fn bare_gateway_errors_are_retryable_and_keep_retry_after() {
+        let after = Some(Duration::from_secs(7));
+        for status in [502, 503, 504, 429] {
+            assert_eq!(
+                classify(status, None, after),
+                ErrorClass::Retryable { retry_after: after }
+            );
+        }
+        assert_eq!(classify(404, None, None), ErrorClass::Permanent);
+        assert_eq!(
+            classify(401, Some("SOMETHING.NEW"), None),
+            ErrorClass::Permanent
+        );
+    }
+}

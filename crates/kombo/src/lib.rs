@@ -1,0 +1,22 @@
+//! Kombo, as hris-sync needs it: the HRIS records we read, the webhook payloads we
+//! receive, the webhook signature, and a paging HTTP client whose every error is
+//! classified (retryable, not ready, permanent) where it is made.
+//!
+//! The types follow `shared/kombo/openapi.json`: nullable fields are `Option`,
+//! enum-like fields are plain strings (Kombo passes the HR system's raw string
+//! through when it has no mapping), unknown fields are ignored.
+
+pub mod client;
+pub mod envelope;
+pub mod error;
+pub mod query;
+pub mod records;
+pub mod signature;
+pub mod webhook;
+
+pub use client::{KomboClient, KomboClientConfig};
+pub use envelope::{ErrorBody, ErrorEnvelope, Page, SuccessEnvelope};
+pub use error::{ErrorClass, KomboError};
+pub use query::{Endpoint, ListQuery};
+pub use signature::{SignatureError, WebhookSecrets, sign};
+pub use webhook::{Model, WebhookEvent, WebhookParseError};

@@ -1,0 +1,9 @@
+//! The thin webhook receiver: verify the signature on the raw bytes, parse, split
+//! into one message per affected entity, publish with confirms, and answer 200
+//! only once every message is durable. No Kombo call and no database round trip on
+//! this path, so a database outage never costs an event.
+
+pub mod app;
+pub mod routing;
+
+pub use app::{AppState, ReceiverConfig, router, serve};

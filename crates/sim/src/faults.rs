@@ -1,0 +1,87 @@
+//! Per-integration fault injection: what share of requests fail, and how.
+
+use std::time::Duration;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Faults {
+    /// Share of requests answered 429 `PLATFORM.RATE_LIMIT_EXCEEDED` with `Retry-After`.
+    pub rate_429: f64,
+    /// Seconds sent in `Retry-After` with a 429.
+    pub retry_after_secs: u64,
+    /// Share answered 503 `REMOTE.SERVICE_UNAVAILABLE`.
+    pub rate_503: f64,
+    /// Share answered 200 with the body cut short.
+    pub rate_truncated: f64,
+    /// Share answered 200 with a body that is not JSON at all.
+    pub rate_malformed: f64,
+    /// Delay before every answer.
+    pub slow_ms: u64,
+    /// Every request fails with this Kombo error code (a revoked key, say).
+    pub error_code: Option<String>,
+}
+
+/// What to do with one request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Injected {
+    None,
+    RateLimited { retry_after: u64 },
+    Unavailable,
+    Truncated,
+    Malformed,
+    Error { code: String },
+}
+
+impl Faults {
+    pub fn delay(&self) -> Option<Duration> {
+        (self.slow_ms > 0).then(|| Duration::from_millis(self.slow_ms))
+    }
+
+    pub fn draw(&self, rng: &mut impl Rng) -> Injected {
+        if let Some(code) = &self.error_code {
+            return Injected::Error { code: code.clone() };
+        }
+        let roll: f64 = rng.random();
+        let mut edge = self.rate_429;
+        if roll < edge {
+            return Injected::RateLimited {
+                retry_after: self.retry_after_secs,
+            };
+        }
+        edge += self.rate_503;
+        if roll < edge {
+            return Injected::Unavailable;
+        }
+        edge += self.rate_truncated;
+        if roll < edge {
+            return Injected::Truncated;
+        }
+        edge += self.rate_malformed;
+        if roll < edge {
+            return Injected::Malformed;
+        }
+        Injected::None
+    }
+}
+
+/// The HTTP status Kombo uses for an error code.
+pub fn status_for(code: &str) -> u16 {
+    match code {
+        "PLATFORM.RATE_LIMIT_EXCEEDED"
+        | "REMOTE.RATE_LIMIT_EXCEEDED"
+        | "PLATFORM.CONCURRENCY_LIMIT_EXCEEDED" => 429,
+        "REMOTE.SERVICE_UNAVAILABLE" => 503,
+        "PLATFORM.AUTHENTICATION_INVALID" => 401,
+        "INTEGRATION.AUTHENTICATION_INVALID"
+        | "INTEGRATION.PERMISSION_MISSING"
+        | "PLATFORM.IP_NOT_WHITELISTED" => 403,
+        "PLATFORM.INTEGRATION_NOT_FOUND" => 404,
+        "INTEGRATION.SETUP_SYNC_PENDING" => 409,
+        "PLATFORM.TASK_TIMED_OUT" => 504,
+        "PLATFORM.UNKNOWN_ERROR" | "REMOTE.UNKNOWN_HTTP_ERROR" => 500,
+        _ => 400,
+    }
+}

@@ -1,0 +1,260 @@
+//! A receiver on an ephemeral port with its own AMQP prefix, and helpers to look
+//! into the queues it fills.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hris_bus::{AmqpConfig, Connector, Entity, Envelope, Publisher, Topology};
+use hris_kombo::WebhookSecrets;
+use hris_receiver::{AppState, ReceiverConfig};
+use lapin::options::{BasicAckOptions, BasicGetOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+use lapin::{Channel, Connection, ConnectionProperties};
+use tokio_util::sync::CancellationToken;
+
+pub const SECRET: &str = "test-webhook-secret";
+
+pub struct Receiver {
+    pub addr: SocketAddr,
+    pub prefix: String,
+    pub connection_name: String,
+    pub connector: Arc<Connector>,
+    pub shutdown: CancellationToken,
+    pub http: reqwest::Client,
+}
+
+impl Receiver {
+    /// Starts a receiver against `amqp_url`, waiting (up to 10 s) for its connection.
+    pub async fn start_with(amqp_url: &str, prefix: &str, wait: bool) -> anyhow::Result<Self> {
+        let connection_name = format!("receiver-{prefix}");
+        let connector = Connector::new(
+            AmqpConfig::new(amqp_url, connection_name.clone()),
+            Topology::new(prefix),
+        );
+        let shutdown = CancellationToken::new();
+        connector.spawn(shutdown.clone());
+        if wait {
+            anyhow::ensure!(
+                connector.wait_connected(Duration::from_secs(10)).await,
+                "receiver did not connect to RabbitMQ"
+            );
+        }
+        let state = Arc::new(AppState {
+            config: ReceiverConfig {
+                secrets: WebhookSecrets::from_comma_separated(&format!("old-secret,{SECRET}")),
+                max_body_bytes: hris_receiver::app::MAX_BODY_BYTES,
+            },
+            publisher: Publisher::new(connector.clone()),
+            metrics: hris_telemetry::metrics_handle(),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            let _ =
+                hris_receiver::serve(listener, state, async move { stop.cancelled().await }).await;
+        });
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(256)
+            .build()?;
+        Ok(Self {
+            addr,
+            prefix: prefix.to_owned(),
+            connection_name,
+            connector,
+            shutdown,
+            http,
+        })
+    }
+
+    pub async fn start(prefix: &str) -> anyhow::Result<Self> {
+        Self::start_with(&crate::amqp_url(), prefix, true).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Posts `body` signed with the test secret; returns the status.
+    pub async fn post_signed(&self, body: &[u8]) -> anyhow::Result<u16> {
+        let sig = hris_kombo::sign(SECRET, body);
+        let r = self
+            .http
+            .post(self.url("/webhooks/kombo"))
+            .header("X-Kombo-Signature", sig)
+            .header("content-type", "application/json")
+            .body(body.to_vec())
+            .send()
+            .await?;
+        Ok(r.status().as_u16())
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// A `data-changed` event body.
+pub fn data_changed(event_id: &str, integration_id: &str, models: &[&str]) -> Vec<u8> {
+    let models: Vec<serde_json::Value> = models
+        .iter()
+        .map(|m| serde_json::json!({ "name": m }))
+        .collect();
+    serde_json::to_vec(&serde_json::json!({
+        "id": event_id, "type": "data-changed",
+        "data": { "integration_id": integration_id, "integration_tool": "personio", "integration_category": "HRIS", "changed_models": models }
+    }))
+    .unwrap_or_default()
+}
+
+/// A direct AMQP connection for looking into queues.
+pub struct Inspector {
+    _connection: Connection,
+    channel: Channel,
+    topology: Topology,
+}
+
+/// One message taken from a queue.
+pub struct Taken {
+    pub envelope: Envelope,
+    pub message_id: Option<String>,
+    pub delivery_mode: Option<u8>,
+}
+
+impl Inspector {
+    pub async fn connect(prefix: &str) -> anyhow::Result<Self> {
+        let connection =
+            Connection::connect(&crate::amqp_url(), ConnectionProperties::default()).await?;
+        let channel = connection.create_channel().await?;
+        let topology = Topology::new(prefix);
+        topology.declare(&channel).await?;
+        Ok(Self {
+            _connection: connection,
+            channel,
+            topology,
+        })
+    }
+
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    pub fn channel(&self) -> &Channel {
+        &self.channel
+    }
+
+    /// Messages ready in `queue`.
+    pub async fn depth(&self, queue: &str) -> anyhow::Result<u32> {
+        let q = self
+            .channel
+            .queue_declare(
+                queue.into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..QueueDeclareOptions::default()
+                },
+                FieldTable::default(),
+            )
+            .await?;
+        Ok(q.message_count())
+    }
+
+    pub async fn entity_depth(&self, entity: Entity) -> anyhow::Result<u32> {
+        self.depth(&self.topology.queue(entity)).await
+    }
+
+    /// Takes (and acks) every message now in `queue`.
+    pub async fn drain(&self, queue: &str) -> anyhow::Result<Vec<Taken>> {
+        let mut out = Vec::new();
+        while let Some(message) = self
+            .channel
+            .basic_get(queue.into(), BasicGetOptions::default())
+            .await?
+        {
+            let delivery = message.delivery;
+            let envelope: Envelope = serde_json::from_slice(&delivery.data)?;
+            out.push(Taken {
+                envelope,
+                message_id: delivery
+                    .properties
+                    .message_id()
+                    .as_ref()
+                    .map(|m| m.to_string()),
+                delivery_mode: *delivery.properties.delivery_mode(),
+            });
+            delivery.ack(BasicAckOptions::default()).await?;
+        }
+        Ok(out)
+    }
+
+    pub async fn drain_entity(&self, entity: Entity) -> anyhow::Result<Vec<Taken>> {
+        self.drain(&self.topology.queue(entity)).await
+    }
+
+    /// Total messages ready in every entity queue.
+    pub async fn total_depth(&self) -> anyhow::Result<u32> {
+        let mut total = 0;
+        for entity in Entity::ALL {
+            total += self.entity_depth(entity).await?;
+        }
+        Ok(total)
+    }
+}
+
+impl Drop for Inspector {
+    fn drop(&mut self) {
+        let topology = self.topology.clone();
+        // Remove this test's queues so the broker does not accumulate them.
+        crate::run_detached(async move {
+            let Ok(connection) =
+                Connection::connect(&crate::amqp_url(), ConnectionProperties::default()).await
+            else {
+                return;
+            };
+            if let Ok(channel) = connection.create_channel().await {
+                let _ = topology.delete(&channel).await;
+            }
+            let _ = connection.close(200, "cleanup".into()).await;
+        });
+    }
+}
+
+/// Closes the broker-side connections whose client-provided name is `name`
+/// (a targeted `rabbitmqctl close_all_connections` that leaves parallel tests alone).
+pub async fn close_connections_named(name: &str) -> anyhow::Result<usize> {
+    let out = tokio::process::Command::new("rabbitmqctl")
+        .args([
+            "list_connections",
+            "pid",
+            "client_properties",
+            "-q",
+            "--no-table-headers",
+        ])
+        .output()
+        .await?;
+    anyhow::ensure!(
+        out.status.success(),
+        "rabbitmqctl list_connections: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listing = String::from_utf8_lossy(&out.stdout);
+    let needle = format!("{{\"connection_name\",\"{name}\"}}");
+    let mut closed = 0;
+    for line in listing.lines().filter(|l| l.contains(&needle)) {
+        let Some(pid) = line.split('\t').next() else {
+            continue;
+        };
+        let status = tokio::process::Command::new("rabbitmqctl")
+            .args(["close_connection", pid, "test: broker connection cut"])
+            .output()
+            .await?;
+        if status.status.success() {
+            closed += 1;
+        }
+    }
+    Ok(closed)
+}
