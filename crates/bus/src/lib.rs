@@ -4,13 +4,22 @@
 //! reconnects by itself, and (for workers) the consumer runtime.
 
 pub mod connection;
+pub mod consumer;
 pub mod envelope;
 pub mod error;
+pub mod failure;
+pub mod incoming;
 pub mod publisher;
+pub mod retry;
 pub mod topology;
 
 pub use connection::{AmqpConfig, Connector};
+pub use consumer::{Consumer, ConsumerConfig, Handler};
 pub use envelope::{Entity, Envelope, SyncKind, Trigger};
 pub use error::BusError;
+pub use failure::{Failure, FailureClass};
+pub use incoming::Incoming;
+pub use publisher::RawOutgoing;
 pub use publisher::{Outgoing, Publisher};
+pub use retry::{Decision, RetryPolicy};
 pub use topology::Topology;

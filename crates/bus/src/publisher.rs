@@ -18,6 +18,9 @@ use crate::topology::long_string;
 /// Persistent delivery mode.
 const PERSISTENT: u8 = 2;
 
+/// Header counting trips through the delay queues (0 on first publish).
+pub const ATTEMPT_HEADER: &str = "attempt";
+
 #[derive(Clone)]
 pub struct Publisher {
     connector: Arc<Connector>,
@@ -73,8 +76,18 @@ impl Publisher {
     /// Publishes every message, then waits for all their confirms; `Ok` only when
     /// every one was acked and none returned.
     pub async fn publish_all(&self, messages: Vec<Outgoing>) -> Result<(), BusError> {
+        let mut raw = Vec::with_capacity(messages.len());
+        for message in messages {
+            raw.push(message.into_raw()?);
+        }
+        self.publish_raw(raw).await
+    }
+
+    /// Publishes messages that are already bytes (retries and dead letters carry
+    /// the original payload untouched); `Ok` only when every one was confirmed.
+    pub async fn publish_raw(&self, messages: Vec<RawOutgoing>) -> Result<(), BusError> {
         let started = Instant::now();
-        let result = self.publish_all_inner(messages).await;
+        let result = self.publish_raw_inner(messages).await;
         metrics::histogram!("amqp_publish_seconds").record(started.elapsed().as_secs_f64());
         if let Err(e) = &result {
             metrics::counter!("amqp_publish_failures_total", "reason" => e.label()).increment(1);
@@ -85,35 +98,10 @@ impl Publisher {
         result
     }
 
-    async fn publish_all_inner(&self, messages: Vec<Outgoing>) -> Result<(), BusError> {
+    async fn publish_raw_inner(&self, messages: Vec<RawOutgoing>) -> Result<(), BusError> {
         let channel = self.connector.publish_channel().await?;
         let mut confirms = Vec::with_capacity(messages.len());
         for message in messages {
-            let payload = serde_json::to_vec(&message.envelope)?;
-            let mut headers = message.headers;
-            headers.insert(
-                "entity".into(),
-                long_string(message.envelope.entity.as_str()),
-            );
-            headers.insert(
-                "attempt".into(),
-                AMQPValue::LongLongInt(i64::from(message.envelope.attempt)),
-            );
-            if let Some(trace) = &message.envelope.trace {
-                headers.insert("traceparent".into(), long_string(trace));
-            }
-            if let Some(integration) = &message.envelope.integration_id {
-                headers.insert("integration_id".into(), long_string(integration));
-            }
-            let mut properties = BasicProperties::default()
-                .with_delivery_mode(PERSISTENT)
-                .with_content_type("application/json".into())
-                .with_message_id(message.envelope.event_id.clone().into())
-                .with_timestamp(message.envelope.received_at.timestamp().max(0) as u64)
-                .with_headers(headers);
-            if let Some(ms) = message.expiration_ms {
-                properties = properties.with_expiration(ms.to_string().into());
-            }
             let confirm = channel
                 .basic_publish(
                     message.exchange.into(),
@@ -122,8 +110,8 @@ impl Publisher {
                         mandatory: true,
                         ..BasicPublishOptions::default()
                     },
-                    &payload,
-                    properties,
+                    &message.payload,
+                    message.properties.with_delivery_mode(PERSISTENT),
                 )
                 .await?;
             confirms.push(confirm);
@@ -148,5 +136,48 @@ impl Publisher {
             }
         }
         Ok(())
+    }
+}
+
+/// A message as bytes and properties (delivery mode is always persistent).
+pub struct RawOutgoing {
+    pub exchange: String,
+    pub routing_key: String,
+    pub payload: Vec<u8>,
+    pub properties: BasicProperties,
+}
+
+impl Outgoing {
+    fn into_raw(self) -> Result<RawOutgoing, BusError> {
+        let payload = serde_json::to_vec(&self.envelope)?;
+        let mut headers = self.headers;
+        headers.insert("entity".into(), long_string(self.envelope.entity.as_str()));
+        headers.insert(
+            ATTEMPT_HEADER.into(),
+            AMQPValue::LongLongInt(i64::from(self.envelope.attempt)),
+        );
+        if let Some(trace) = &self.envelope.trace {
+            headers.insert("traceparent".into(), long_string(trace));
+        }
+        if let Some(integration) = &self.envelope.integration_id {
+            headers.insert("integration_id".into(), long_string(integration));
+        }
+        if let Some(tenant) = &self.envelope.tenant_id {
+            headers.insert("tenant_id".into(), long_string(tenant));
+        }
+        let mut properties = BasicProperties::default()
+            .with_content_type("application/json".into())
+            .with_message_id(self.envelope.event_id.clone().into())
+            .with_timestamp(self.envelope.received_at.timestamp().max(0) as u64)
+            .with_headers(headers);
+        if let Some(ms) = self.expiration_ms {
+            properties = properties.with_expiration(ms.to_string().into());
+        }
+        Ok(RawOutgoing {
+            exchange: self.exchange,
+            routing_key: self.routing_key,
+            payload,
+            properties,
+        })
     }
 }

@@ -1,0 +1,255 @@
+//! Kombo employee → platform user: every rule of DESIGN.md's mapping table.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use hris_kombo::records::{EmbeddedGroup, Employee};
+use serde_json::{Map, Value};
+
+use crate::dates::{date_part, timestamp};
+use crate::diff::{Fields, json};
+use crate::email::{EmailStatus, normalise};
+use crate::org::{LegalEntityFields, LocationFields, TeamFields, deleted_at};
+use crate::policy::{Scope, TenantPolicy};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserStatus {
+    Active,
+    Deactivated,
+}
+
+impl UserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::Active => "active",
+            UserStatus::Deactivated => "deactivated",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        if s == "deactivated" {
+            UserStatus::Deactivated
+        } else {
+            UserStatus::Active
+        }
+    }
+}
+
+/// Why a user is deactivated (stored, shown by `explain`).
+pub mod reason {
+    pub const DELETED_UPSTREAM: &str = "deleted_upstream";
+    pub const INACTIVE: &str = "employment_status_inactive";
+    pub const LEFT: &str = "leave_date_reached";
+    pub const VANISHED: &str = "missing_from_full_sync";
+}
+
+/// The synced columns of `users`, as the HR system says they should be.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserFields {
+    pub kombo_id: String,
+    pub remote_id: Option<String>,
+    pub employee_number: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub email_status: EmailStatus,
+    pub job_title: Option<String>,
+    pub hire_date: Option<NaiveDate>,
+    pub leave_date: Option<NaiveDate>,
+    pub status: UserStatus,
+    /// Kombo's raw value: unknown strings are kept.
+    pub employment_status: Option<String>,
+    pub deactivation_reason: Option<String>,
+    pub manager_kombo_id: Option<String>,
+    pub primary_team_kombo_id: Option<String>,
+    pub location_kombo_id: Option<String>,
+    pub legal_entity_kombo_id: Option<String>,
+    pub employment_type: Option<String>,
+    pub avatar_url: Option<String>,
+    pub custom_fields: Option<Value>,
+    pub remote_deleted_at: Option<DateTime<Utc>>,
+}
+
+impl Fields for UserFields {
+    fn fields(&self) -> Vec<(&'static str, Value)> {
+        vec![
+            ("remote_id", json(&self.remote_id)),
+            ("employee_number", json(&self.employee_number)),
+            ("first_name", json(&self.first_name)),
+            ("last_name", json(&self.last_name)),
+            ("email", json(&self.email)),
+            ("email_status", json(&self.email_status.as_str())),
+            ("job_title", json(&self.job_title)),
+            ("hire_date", json(&self.hire_date)),
+            ("leave_date", json(&self.leave_date)),
+            ("status", json(&self.status.as_str())),
+            ("employment_status", json(&self.employment_status)),
+            ("deactivation_reason", json(&self.deactivation_reason)),
+            ("manager", json(&self.manager_kombo_id)),
+            ("primary_team", json(&self.primary_team_kombo_id)),
+            ("location", json(&self.location_kombo_id)),
+            ("legal_entity", json(&self.legal_entity_kombo_id)),
+            ("employment_type", json(&self.employment_type)),
+            ("avatar_url", json(&self.avatar_url)),
+            (
+                "custom_fields",
+                self.custom_fields.clone().unwrap_or(Value::Null),
+            ),
+            ("remote_deleted_at", json(&self.remote_deleted_at)),
+        ]
+    }
+}
+
+/// One employee, mapped: the user plus what it refers to (the teams, location and
+/// legal entity it is embedded with, so references resolve even before the teams
+/// or locations worker has run).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MappedUser {
+    pub user: UserFields,
+    /// Kombo's `changed_at`: orders snapshots of the same record.
+    pub changed_at: Option<DateTime<Utc>>,
+    /// Every group the employee is in: the `hris` team memberships.
+    pub team_kombo_ids: Vec<String>,
+    pub embedded_teams: Vec<TeamFields>,
+    pub embedded_location: Option<LocationFields>,
+    pub embedded_legal_entity: Option<LegalEntityFields>,
+}
+
+/// Maps one employee. `today` is the current date in the tenant's time zone.
+pub fn map_employee(employee: &Employee, policy: &TenantPolicy, today: NaiveDate) -> MappedUser {
+    let (email, email_status) = normalise(employee.work_email.as_deref());
+    let leave_date = date_part(employee.termination_date.as_deref());
+    let remote_deleted_at = deleted_at(employee.remote_deleted_at.as_deref());
+    let deactivation_reason = deactivation_reason(
+        remote_deleted_at.is_some(),
+        employee.employment_status.as_deref(),
+        leave_date,
+        today,
+    );
+    let groups = unique_groups(&employee.groups, &employee.teams);
+    let with_scope = |scope: Scope, value: Option<String>| value.filter(|_| policy.has(scope));
+    let location = employee
+        .work_location
+        .as_ref()
+        .map(|l| l.id.clone())
+        .or_else(|| employee.work_location_id.clone())
+        .filter(|id| !id.is_empty());
+    let legal_entity = employee
+        .legal_entity
+        .as_ref()
+        .map(|l| l.id.clone())
+        .or_else(|| employee.legal_entity_id.clone())
+        .filter(|id| !id.is_empty());
+    let user = UserFields {
+        kombo_id: employee.id.clone(),
+        remote_id: employee.remote_id.clone(),
+        employee_number: employee.employee_number.clone(),
+        first_name: employee.first_name.clone(),
+        last_name: employee.last_name.clone(),
+        email,
+        email_status,
+        job_title: employee.job_title.clone(),
+        hire_date: date_part(employee.start_date.as_deref()),
+        leave_date,
+        status: if deactivation_reason.is_some() {
+            UserStatus::Deactivated
+        } else {
+            UserStatus::Active
+        },
+        employment_status: employee.employment_status.clone(),
+        deactivation_reason: deactivation_reason.map(str::to_owned),
+        manager_kombo_id: employee.manager_id.clone().filter(|id| !id.is_empty()),
+        primary_team_kombo_id: primary_team(&groups, &policy.primary_team_group_types),
+        location_kombo_id: with_scope(Scope::WorkLocation, location),
+        legal_entity_kombo_id: with_scope(Scope::LegalEntity, legal_entity),
+        employment_type: with_scope(Scope::EmploymentType, employee.employment_type.clone()),
+        avatar_url: with_scope(Scope::Avatar, employee.avatar.clone()),
+        custom_fields: policy
+            .has(Scope::CustomFields)
+            .then(|| custom_fields(employee.custom_fields.as_ref(), policy))
+            .flatten(),
+        remote_deleted_at,
+    };
+    MappedUser {
+        changed_at: timestamp(Some(&employee.changed_at)),
+        team_kombo_ids: groups.iter().map(|g| g.id.clone()).collect(),
+        embedded_teams: groups.iter().map(|g| TeamFields::embedded(g)).collect(),
+        embedded_location: employee
+            .work_location
+            .as_ref()
+            .filter(|_| policy.has(Scope::WorkLocation))
+            .filter(|l| !l.id.is_empty())
+            .map(LocationFields::from_location),
+        embedded_legal_entity: employee
+            .legal_entity
+            .as_ref()
+            .filter(|_| policy.has(Scope::LegalEntity))
+            .filter(|l| !l.id.is_empty())
+            .map(LegalEntityFields::embedded),
+        user,
+    }
+}
+
+/// Deleted upstream, INACTIVE, or past the leave date deactivates; ACTIVE, LEAVE,
+/// PENDING and any unknown string keep the user active.
+pub fn deactivation_reason(
+    deleted: bool,
+    employment_status: Option<&str>,
+    leave_date: Option<NaiveDate>,
+    today: NaiveDate,
+) -> Option<&'static str> {
+    if deleted {
+        Some(reason::DELETED_UPSTREAM)
+    } else if employment_status.is_some_and(|s| s.eq_ignore_ascii_case("INACTIVE")) {
+        Some(reason::INACTIVE)
+    } else if leave_date.is_some_and(|d| d <= today) {
+        Some(reason::LEFT)
+    } else {
+        None
+    }
+}
+
+/// `groups` and the older `teams` list, without repeats or empty ids.
+fn unique_groups<'a>(
+    groups: &'a [EmbeddedGroup],
+    teams: &'a [EmbeddedGroup],
+) -> Vec<&'a EmbeddedGroup> {
+    let mut seen = std::collections::BTreeSet::new();
+    groups
+        .iter()
+        .chain(teams)
+        .filter(|g| !g.id.is_empty() && seen.insert(g.id.as_str()))
+        .collect()
+}
+
+/// The first group of the most preferred type; none when no group has a
+/// preferred type (a cost centre is not a team unless the tenant says so).
+fn primary_team(groups: &[&EmbeddedGroup], preference: &[String]) -> Option<String> {
+    preference.iter().find_map(|wanted| {
+        groups
+            .iter()
+            .find(|g| {
+                g.group_type
+                    .as_deref()
+                    .is_some_and(|t| t.eq_ignore_ascii_case(wanted))
+            })
+            .map(|g| g.id.clone())
+    })
+}
+
+/// Custom fields under the tenant's names; with no mapping, all as named.
+fn custom_fields(fields: Option<&Map<String, Value>>, policy: &TenantPolicy) -> Option<Value> {
+    let fields = fields?;
+    let mapped: Map<String, Value> = if policy.custom_field_mapping.is_empty() {
+        fields.clone()
+    } else {
+        policy
+            .custom_field_mapping
+            .iter()
+            .filter_map(|(from, to)| Some((to.clone(), fields.get(from)?.clone())))
+            .collect()
+    };
+    (!mapped.is_empty()).then_some(Value::Object(mapped))
+}
+
+#[cfg(test)]
+#[path = "employee_tests.rs"]
+mod tests;
