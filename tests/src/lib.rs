@@ -11,7 +11,9 @@ use std::time::Duration;
 use hris_sim::{SimConfig, SimState};
 
 pub mod bus;
+pub mod conformance;
 pub mod openapi;
+pub mod stack;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 

@@ -114,3 +114,72 @@ pub struct ReceiverArgs {
     #[arg(long, env = "KOMBO_WEBHOOK_SECRETS", hide_env_values = true)]
     pub kombo_webhook_secrets: String,
 }
+
+#[derive(Args, Clone, Debug)]
+pub struct KomboArgs {
+    /// Kombo's API base URL, including /v1 (or the simulator's).
+    #[arg(
+        long,
+        env = "KOMBO_API_URL",
+        default_value = "https://api.kombo.dev/v1"
+    )]
+    pub kombo_api_url: String,
+    #[arg(long, env = "KOMBO_API_KEY", hide_env_values = true)]
+    pub kombo_api_key: String,
+    /// Timeout of one Kombo request, in seconds.
+    #[arg(long, env = "KOMBO_TIMEOUT_SECS", default_value_t = 30)]
+    pub kombo_timeout_secs: u64,
+}
+
+impl KomboArgs {
+    pub fn client(&self) -> anyhow::Result<hris_kombo::KomboClient> {
+        let mut config =
+            hris_kombo::KomboClientConfig::new(&self.kombo_api_url, &self.kombo_api_key);
+        config.timeout = std::time::Duration::from_secs(self.kombo_timeout_secs.max(1));
+        Ok(hris_kombo::KomboClient::new(config)?)
+    }
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct WorkerArgs {
+    /// Messages handled at once per queue.
+    #[arg(long, env = "WORKER_CONCURRENCY", default_value_t = 8)]
+    pub concurrency: usize,
+    /// Messages the broker hands over ahead of acks, per queue.
+    #[arg(long, env = "WORKER_PREFETCH", default_value_t = 16)]
+    pub prefetch: u16,
+    /// Delays of the retry tiers in seconds, comma-separated.
+    #[arg(long, env = "RETRY_DELAYS", default_value = "5,30,120,600,1800")]
+    pub retry_delays: String,
+    /// Trips through the delay queues before a retryable failure is dead-lettered.
+    #[arg(long, env = "RETRY_MAX_ATTEMPTS", default_value_t = 8)]
+    pub retry_max_attempts: u32,
+    /// A fetch lease lasts this long unless renewed (seconds).
+    #[arg(long, env = "FETCH_LEASE_SECS", default_value_t = 60)]
+    pub fetch_lease_secs: u64,
+    /// Overlap subtracted from the watermark (seconds).
+    #[arg(long, env = "WATERMARK_OVERLAP_SECS", default_value_t = 60)]
+    pub watermark_overlap_secs: u64,
+    /// In-flight work gets this long to finish on SIGTERM (seconds).
+    #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 25)]
+    pub shutdown_grace_secs: u64,
+}
+
+impl WorkerArgs {
+    pub fn retry_delays(&self) -> anyhow::Result<Vec<std::time::Duration>> {
+        let delays = self
+            .retry_delays
+            .split(',')
+            .map(|s| s.trim().parse::<f64>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("RETRY_DELAYS: {e}"))?;
+        anyhow::ensure!(
+            !delays.is_empty() && delays.iter().all(|d| d.is_finite() && *d > 0.0),
+            "RETRY_DELAYS: positive seconds, comma-separated"
+        );
+        Ok(delays
+            .into_iter()
+            .map(std::time::Duration::from_secs_f64)
+            .collect())
+    }
+}

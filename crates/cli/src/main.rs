@@ -6,7 +6,9 @@ mod commands;
 
 use clap::{Parser, Subcommand};
 
-use crate::args::{AmqpArgs, DatabaseArgs, ReceiverArgs, SimArgs, TenantCommand};
+use crate::args::{
+    AmqpArgs, DatabaseArgs, KomboArgs, ReceiverArgs, SimArgs, TenantCommand, WorkerArgs,
+};
 
 #[derive(Parser)]
 #[command(
@@ -34,6 +36,14 @@ enum Command {
     Worker {
         #[arg(long)]
         entity: String,
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[command(flatten)]
+        amqp: AmqpArgs,
+        #[command(flatten)]
+        kombo: KomboArgs,
+        #[command(flatten)]
+        worker: WorkerArgs,
     },
     /// Periodic full syncs, due invites and deactivations.
     Scheduler,
@@ -64,7 +74,13 @@ async fn main() -> std::process::ExitCode {
         Command::Tenant { command } => commands::tenant::run(command).await,
         Command::Sim(args) => commands::sim::run(args).await,
         Command::Receiver { amqp, args } => commands::receiver::run(amqp, args).await,
-        Command::Worker { .. } => not_yet("worker"),
+        Command::Worker {
+            entity,
+            db,
+            amqp,
+            kombo,
+            worker,
+        } => commands::worker::run(entity, db, amqp, kombo, worker).await,
         Command::Scheduler => not_yet("scheduler"),
         Command::All => not_yet("all"),
         Command::ImportAll { .. } => not_yet("import-all"),

@@ -1,12 +1,23 @@
 //! PostgreSQL: the schema (migrations in `/migrations`), the connection pool and
 //! the repositories every role uses. Errors say whether retrying can help.
 
+pub mod absences;
+pub mod apply;
 pub mod error;
+pub mod integrations;
+pub mod locations;
 pub mod migrate;
+pub mod org;
 pub mod pool;
+pub mod runs;
+pub mod sync_state;
 pub mod tenants;
+pub mod users;
 
+pub use apply::{ApplyContext, PageStats};
 pub use error::StoreError;
+pub use integrations::Link;
 pub use migrate::migrate;
 pub use pool::{Store, connect};
+pub use sync_state::{Claim, FetchKind, Lease, Orphan};
 pub use tenants::{Tenant, TenantSettings};

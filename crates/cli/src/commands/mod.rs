@@ -2,3 +2,4 @@ pub mod migrate;
 pub mod receiver;
 pub mod sim;
 pub mod tenant;
+pub mod worker;

@@ -10,10 +10,16 @@ pub async fn run(command: TenantCommand) -> anyhow::Result<()> {
             name,
             integration_id,
         } => {
-            let tenant = db
-                .store()?
+            let store = db.store()?;
+            let tenant = store
                 .add_tenant(&id, &name, integration_id.as_deref())
                 .await?;
+            // Kombo may have announced the integration before the tenant existed.
+            if tenant.kombo_integration_id.is_none()
+                && let Some(integration) = store.apply_parked_events(&id).await?
+            {
+                println!("linked integration {integration} that Kombo announced earlier");
+            }
             println!(
                 "tenant {} registered ({})",
                 tenant.id, tenant.integration_state

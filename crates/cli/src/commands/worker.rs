@@ -1,0 +1,99 @@
+use std::time::Duration;
+
+use anyhow::Context;
+use hris_bus::{AmqpConfig, Connector, Entity, Publisher, RetryPolicy, Topology};
+use hris_worker::{SyncSettings, Tuning, WorkerContext};
+use tokio_util::sync::CancellationToken;
+
+use crate::args::{AmqpArgs, DatabaseArgs, KomboArgs, WorkerArgs};
+
+/// Which queues `--entity` names.
+pub fn entities(name: &str) -> anyhow::Result<Vec<Entity>> {
+    if name == "all" {
+        return Ok(Entity::ALL.to_vec());
+    }
+    let entity: Entity = name.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+    Ok(vec![entity])
+}
+
+/// The pieces a worker process runs on, built from the environment.
+pub struct WorkerSetup {
+    pub ctx: WorkerContext,
+    pub connector: std::sync::Arc<Connector>,
+    pub tuning: Tuning,
+}
+
+pub fn setup(
+    db: &DatabaseArgs,
+    amqp: &AmqpArgs,
+    kombo: &KomboArgs,
+    args: &WorkerArgs,
+    role: &str,
+) -> anyhow::Result<WorkerSetup> {
+    let delays = args.retry_delays()?;
+    let mut topology = Topology::new(&amqp.amqp_prefix);
+    topology.retry_delays = delays.clone();
+    let connector = Connector::new(
+        AmqpConfig::new(&amqp.amqp_url, format!("hris-sync {role}")),
+        topology,
+    );
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".to_owned());
+    let mut settings = SyncSettings::new(format!(
+        "{host}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    ));
+    settings.lease_ttl = Duration::from_secs(args.fetch_lease_secs.max(3));
+    settings.watermark_overlap = Duration::from_secs(args.watermark_overlap_secs);
+    let ctx = WorkerContext {
+        store: db.store()?,
+        kombo: kombo.client()?,
+        publisher: Publisher::new(connector.clone()),
+        settings,
+    };
+    let tuning = Tuning {
+        prefetch: args.prefetch.max(1),
+        concurrency: args.concurrency.max(1),
+        policy: RetryPolicy::new(delays, args.retry_max_attempts),
+        shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
+    };
+    Ok(WorkerSetup {
+        ctx,
+        connector,
+        tuning,
+    })
+}
+
+pub async fn run(
+    entity: String,
+    db: DatabaseArgs,
+    amqp: AmqpArgs,
+    kombo: KomboArgs,
+    args: WorkerArgs,
+) -> anyhow::Result<()> {
+    let entities = entities(&entity)?;
+    let setup = setup(&db, &amqp, &kombo, &args, &format!("worker {entity}"))?;
+    setup
+        .ctx
+        .store
+        .ping()
+        .await
+        .context("cannot reach PostgreSQL at start")?;
+    let shutdown = CancellationToken::new();
+    let connection = setup.connector.spawn(shutdown.child_token());
+    let consumers = shutdown.child_token();
+    let work = tokio::spawn(hris_worker::run(
+        setup.ctx,
+        setup.connector.clone(),
+        entities,
+        setup.tuning,
+        consumers.clone(),
+    ));
+    tracing::info!(entity, "worker started");
+    hris_telemetry::shutdown_signal().await;
+    tracing::info!("shutting down: finishing in-flight messages");
+    consumers.cancel();
+    let _ = work.await;
+    shutdown.cancel();
+    let _ = connection.await;
+    Ok(())
+}

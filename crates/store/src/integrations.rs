@@ -1,0 +1,144 @@
+//! The link between a tenant and its Kombo integration, and the lifecycle
+//! events that change it.
+
+use crate::{Store, StoreError, Tenant};
+
+/// What linking an integration to a tenant did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Link {
+    /// Linked now (or again): start a first full sync.
+    Linked(Tenant),
+    /// Already linked to this tenant: nothing to do.
+    AlreadyLinked(Tenant),
+    /// No tenant with that origin id: the event is parked until it is registered.
+    UnknownTenant,
+}
+
+impl Store {
+    /// Links `integration_id` to tenant `origin_id` (Kombo's `end_user.origin_id`)
+    /// and marks it active. An integration that another tenant holds is a
+    /// permanent conflict: on-call must look.
+    pub async fn link_integration(
+        &self,
+        origin_id: &str,
+        integration_id: &str,
+    ) -> Result<Link, StoreError> {
+        let client = self.client().await?;
+        let current = client
+            .query_opt(
+                "SELECT kombo_integration_id, integration_state FROM tenants WHERE id = $1",
+                &[&origin_id],
+            )
+            .await?;
+        let Some(current) = current else {
+            return Ok(Link::UnknownTenant);
+        };
+        let linked: Option<String> = current.get(0);
+        let state: String = current.get(1);
+        if linked.as_deref() == Some(integration_id) && state == "active" {
+            return Ok(Link::AlreadyLinked(self.tenant(origin_id).await?));
+        }
+        client
+            .execute(
+                "UPDATE tenants SET kombo_integration_id = $2, integration_state = 'active',
+                        integration_state_reason = NULL, updated_at = now() WHERE id = $1",
+                &[&origin_id, &integration_id],
+            )
+            .await
+            .map_err(|e| match e.code() {
+                Some(c) if *c == tokio_postgres::error::SqlState::UNIQUE_VIOLATION => {
+                    StoreError::Conflict(format!(
+                        "integration {integration_id} already belongs to another tenant"
+                    ))
+                }
+                _ => StoreError::Db(e),
+            })?;
+        Ok(Link::Linked(self.tenant(origin_id).await?))
+    }
+
+    /// Sets `integration_state` (active | paused | disconnected) with a reason.
+    pub async fn set_integration_state(
+        &self,
+        tenant_id: &str,
+        state: &str,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE tenants SET integration_state = $2, integration_state_reason = $3, updated_at = now()
+                 WHERE id = $1",
+                &[&tenant_id, &state, &reason],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Parks an integration event whose tenant is not registered yet.
+    pub async fn park_integration_event(
+        &self,
+        event_id: &str,
+        integration_id: &str,
+        origin_id: Option<&str>,
+        event_type: &str,
+        payload: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO pending_integration_events (event_id, integration_id, origin_id, event_type, payload)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING",
+                &[&event_id, &integration_id, &origin_id, &event_type, payload],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Applies parked `integration-created` events for a tenant just registered:
+    /// links the newest one. Returns the integration linked, if any.
+    pub async fn apply_parked_events(&self, tenant_id: &str) -> Result<Option<String>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT integration_id FROM pending_integration_events
+                 WHERE origin_id = $1 AND applied_at IS NULL AND event_type = 'integration-created'
+                 ORDER BY received_at DESC LIMIT 1",
+                &[&tenant_id],
+            )
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let integration_id: String = row.get(0);
+        self.link_integration(tenant_id, &integration_id).await?;
+        client
+            .execute(
+                "UPDATE pending_integration_events SET applied_at = now()
+                 WHERE origin_id = $1 AND applied_at IS NULL",
+                &[&tenant_id],
+            )
+            .await?;
+        Ok(Some(integration_id))
+    }
+
+    /// Records a Kombo `sync-finished` (idempotent by event id).
+    pub async fn record_kombo_sync(
+        &self,
+        event_id: &str,
+        tenant_id: Option<&str>,
+        integration_id: &str,
+        sync_id: Option<&str>,
+        status: Option<&str>,
+        payload: &serde_json::Value,
+    ) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let n = client
+            .execute(
+                "INSERT INTO kombo_syncs (event_id, tenant_id, integration_id, sync_id, status, payload)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
+                &[&event_id, &tenant_id, &integration_id, &sync_id, &status, payload],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+}

@@ -1,0 +1,156 @@
+//! Locations and legal entities: archived when deleted upstream, never removed.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use hris_mapping::org::{LegalEntityFields, LocationFields};
+
+use crate::apply::{ApplyContext, PageStats, RecordChanges, fence, log_changes};
+use crate::org::plan_writes;
+use crate::{Store, StoreError};
+
+impl Store {
+    /// Applies one page of locations in one transaction.
+    pub async fn apply_locations(
+        &self,
+        ctx: &ApplyContext,
+        page: Vec<LocationFields>,
+    ) -> Result<PageStats, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        fence(&tx, ctx).await?;
+        let ids: Vec<&str> = page.iter().map(|l| l.kombo_id.as_str()).collect();
+        let stored: HashMap<String, (LocationFields, Option<DateTime<Utc>>)> = tx
+            .query(
+                "SELECT kombo_id, remote_id, name, location_type, city, country, remote_deleted_at, kombo_changed_at
+                 FROM locations WHERE tenant_id = $1 AND kombo_id = ANY($2) FOR UPDATE",
+                &[&ctx.tenant_id, &ids],
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                let l = LocationFields {
+                    kombo_id: r.get(0),
+                    remote_id: r.get(1),
+                    name: r.get(2),
+                    location_type: r.get(3),
+                    city: r.get(4),
+                    country: r.get(5),
+                    remote_deleted_at: r.get(6),
+                    changed_at: r.get(7),
+                };
+                (l.kombo_id.clone(), (l, r.get(7)))
+            })
+            .collect();
+        let mut stats = PageStats::default();
+        let writes = plan_writes(
+            &page,
+            |l| &l.kombo_id,
+            |l| l.changed_at,
+            &stored,
+            &mut stats,
+        );
+        if !writes.is_empty() {
+            let ids: Vec<&str> = writes.iter().map(|(l, _)| l.kombo_id.as_str()).collect();
+            let col = |f: fn(&LocationFields) -> Option<&str>| -> Vec<Option<&str>> {
+                writes.iter().map(|(l, _)| f(l)).collect()
+            };
+            let times =
+                |f: fn(&LocationFields) -> Option<DateTime<Utc>>| -> Vec<Option<DateTime<Utc>>> {
+                    writes.iter().map(|(l, _)| f(l)).collect()
+                };
+            tx.execute(
+                "INSERT INTO locations (tenant_id, kombo_id, remote_id, name, location_type, city, country,
+                    remote_deleted_at, archived_at, kombo_changed_at, fetched_at)
+                 SELECT $1, r.id, r.remote_id, r.name, r.type, r.city, r.country, r.deleted,
+                        CASE WHEN r.deleted IS NOT NULL THEN now() END, r.changed, $10
+                 FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                             $8::timestamptz[], $9::timestamptz[])
+                      AS r(id, remote_id, name, type, city, country, deleted, changed)
+                 ON CONFLICT (tenant_id, kombo_id) DO UPDATE SET
+                    remote_id = EXCLUDED.remote_id, name = EXCLUDED.name, location_type = EXCLUDED.location_type,
+                    city = EXCLUDED.city, country = EXCLUDED.country, remote_deleted_at = EXCLUDED.remote_deleted_at,
+                    archived_at = CASE WHEN EXCLUDED.remote_deleted_at IS NULL THEN NULL
+                                       ELSE COALESCE(locations.archived_at, now()) END,
+                    kombo_changed_at = EXCLUDED.kombo_changed_at, fetched_at = EXCLUDED.fetched_at,
+                    updated_at = now()",
+                &[
+                    &ctx.tenant_id,
+                    &ids,
+                    &col(|l| l.remote_id.as_deref()),
+                    &col(|l| l.name.as_deref()),
+                    &col(|l| l.location_type.as_deref()),
+                    &col(|l| l.city.as_deref()),
+                    &col(|l| l.country.as_deref()),
+                    &times(|l| l.remote_deleted_at),
+                    &times(|l| l.changed_at),
+                    &ctx.fetched_at,
+                ],
+            )
+            .await?;
+            // Users that named a location before it existed here.
+            tx.execute(
+                "UPDATE users u SET primary_location_id = l.id FROM locations l
+                 WHERE u.tenant_id = $1 AND l.tenant_id = $1 AND l.kombo_id = u.location_kombo_id
+                   AND l.kombo_id = ANY($2) AND u.primary_location_id IS DISTINCT FROM l.id",
+                &[&ctx.tenant_id, &ids],
+            )
+            .await?;
+            let logged: Vec<RecordChanges> = writes.into_iter().map(|(_, c)| c).collect();
+            log_changes(&tx, ctx, "location", &logged).await?;
+        }
+        crate::runs::add_page(&tx, ctx.sync_run_id, &stats).await?;
+        tx.commit().await?;
+        Ok(stats)
+    }
+
+    /// Applies one page of legal entities (full records win over placeholders).
+    pub async fn apply_legal_entities(
+        &self,
+        ctx: &ApplyContext,
+        page: Vec<LegalEntityFields>,
+    ) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        fence(&tx, ctx).await?;
+        let ids: Vec<&str> = page.iter().map(|l| l.kombo_id.as_str()).collect();
+        let col = |f: fn(&LegalEntityFields) -> Option<&str>| -> Vec<Option<&str>> {
+            page.iter().map(f).collect()
+        };
+        let deleted: Vec<Option<DateTime<Utc>>> =
+            page.iter().map(|l| l.remote_deleted_at).collect();
+        let changed: Vec<Option<DateTime<Utc>>> = page.iter().map(|l| l.changed_at).collect();
+        tx.execute(
+            "INSERT INTO legal_entities (tenant_id, kombo_id, remote_id, name, country, remote_deleted_at,
+                archived_at, kombo_changed_at, fetched_at)
+             SELECT DISTINCT ON (r.id) $1, r.id, r.remote_id, r.name, r.country, r.deleted,
+                    CASE WHEN r.deleted IS NOT NULL THEN now() END, r.changed, $8
+             FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[])
+                  AS r(id, remote_id, name, country, deleted, changed)
+             ORDER BY r.id, r.changed DESC NULLS LAST
+             ON CONFLICT (tenant_id, kombo_id) DO UPDATE SET
+                remote_id = EXCLUDED.remote_id, name = EXCLUDED.name, country = EXCLUDED.country,
+                remote_deleted_at = EXCLUDED.remote_deleted_at,
+                archived_at = CASE WHEN EXCLUDED.remote_deleted_at IS NULL THEN NULL
+                                   ELSE COALESCE(legal_entities.archived_at, now()) END,
+                kombo_changed_at = EXCLUDED.kombo_changed_at, fetched_at = EXCLUDED.fetched_at,
+                updated_at = now()
+             WHERE legal_entities.kombo_changed_at IS NULL
+                OR EXCLUDED.kombo_changed_at IS NULL
+                OR EXCLUDED.kombo_changed_at >= legal_entities.kombo_changed_at",
+            &[
+                &ctx.tenant_id,
+                &ids,
+                &col(|l| l.remote_id.as_deref()),
+                &col(|l| l.name.as_deref()),
+                &col(|l| l.country.as_deref()),
+                &deleted,
+                &changed,
+                &ctx.fetched_at,
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

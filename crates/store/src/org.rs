@@ -1,0 +1,221 @@
+//! Teams (from groups), locations and legal entities.
+//!
+//! Employees embed their groups, location and legal entity; those become
+//! placeholder rows at once (insert-if-missing, never overwriting), so a user's
+//! references resolve before the teams or locations worker has run. The full
+//! records, with `changed_at`, always win over a placeholder.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use hris_mapping::diff;
+use hris_mapping::org::{LegalEntityFields, LocationFields, TeamFields};
+
+use crate::apply::{ApplyContext, PageStats, RecordChanges, fence, is_stale, log_changes};
+use crate::{Store, StoreError};
+
+pub(crate) async fn upsert_stub_teams<'a>(
+    tx: &impl GenericClient,
+    ctx: &ApplyContext,
+    teams: impl Iterator<Item = &'a TeamFields>,
+) -> Result<(), StoreError> {
+    let unique: BTreeMap<&str, &TeamFields> = teams.map(|t| (t.kombo_id.as_str(), t)).collect();
+    if unique.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = unique.keys().copied().collect();
+    let names: Vec<Option<&str>> = unique.values().map(|t| t.name.as_deref()).collect();
+    let types: Vec<Option<&str>> = unique.values().map(|t| t.group_type.as_deref()).collect();
+    tx.execute(
+        "INSERT INTO teams (tenant_id, kombo_id, name, group_type, fetched_at)
+         SELECT $1, r.id, r.name, r.type, $5 FROM UNNEST($2::text[], $3::text[], $4::text[]) AS r(id, name, type)
+         ON CONFLICT (tenant_id, kombo_id) DO NOTHING",
+        &[&ctx.tenant_id, &ids, &names, &types, &ctx.fetched_at],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn upsert_stub_locations<'a>(
+    tx: &impl GenericClient,
+    ctx: &ApplyContext,
+    locations: impl Iterator<Item = &'a LocationFields>,
+) -> Result<(), StoreError> {
+    let named = locations.map(|l| (l.kombo_id.as_str(), l.name.as_deref()));
+    upsert_named_stubs(tx, ctx, "locations", named).await
+}
+
+pub(crate) async fn upsert_stub_legal_entities<'a>(
+    tx: &impl GenericClient,
+    ctx: &ApplyContext,
+    entities: impl Iterator<Item = &'a LegalEntityFields>,
+) -> Result<(), StoreError> {
+    let named = entities.map(|l| (l.kombo_id.as_str(), l.name.as_deref()));
+    upsert_named_stubs(tx, ctx, "legal_entities", named).await
+}
+
+/// Placeholder rows (Kombo id and name) in `table`, one of our own table names.
+async fn upsert_named_stubs<'a>(
+    tx: &impl GenericClient,
+    ctx: &ApplyContext,
+    table: &'static str,
+    named: impl Iterator<Item = (&'a str, Option<&'a str>)>,
+) -> Result<(), StoreError> {
+    let unique: BTreeMap<&str, Option<&str>> = named.collect();
+    if unique.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = unique.keys().copied().collect();
+    let names: Vec<Option<&str>> = unique.values().copied().collect();
+    tx.execute(
+        &format!(
+            "INSERT INTO {table} (tenant_id, kombo_id, name, fetched_at)
+             SELECT $1, r.id, r.name, $4 FROM UNNEST($2::text[], $3::text[]) AS r(id, name)
+             ON CONFLICT (tenant_id, kombo_id) DO NOTHING"
+        ),
+        &[&ctx.tenant_id, &ids, &names, &ctx.fetched_at],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Keeps, per Kombo id, the newest snapshot of a page; then drops those older
+/// than what is stored. Returns what to write, with its changes.
+pub(crate) fn plan_writes<'a, T: hris_mapping::Fields>(
+    page: &'a [T],
+    key: impl Fn(&T) -> &str,
+    changed_at: impl Fn(&T) -> Option<DateTime<Utc>>,
+    stored: &HashMap<String, (T, Option<DateTime<Utc>>)>,
+    stats: &mut PageStats,
+) -> Vec<(&'a T, RecordChanges<'a>)> {
+    let mut newest: BTreeMap<&str, &T> = BTreeMap::new();
+    for record in page {
+        match newest.get(key(record)) {
+            Some(existing) if is_stale(changed_at(existing), changed_at(record)) => {}
+            _ => {
+                newest.insert(key(record), record);
+            }
+        }
+    }
+    let mut writes = Vec::new();
+    for (id, record) in newest {
+        let old = stored.get(id);
+        if old.is_some_and(|(_, at)| is_stale(*at, changed_at(record))) {
+            stats.unchanged += 1;
+            continue;
+        }
+        let changes = diff(old.map(|(f, _)| f), record);
+        match old {
+            None => stats.created += 1,
+            Some(_) if changes.is_empty() => {
+                stats.unchanged += 1;
+                continue;
+            }
+            Some(_) => stats.updated += 1,
+        }
+        writes.push((
+            record,
+            RecordChanges {
+                kombo_id: key(record),
+                changes,
+            },
+        ));
+    }
+    writes
+}
+
+impl Store {
+    /// Applies one page of groups as teams, in one transaction.
+    pub async fn apply_teams(
+        &self,
+        ctx: &ApplyContext,
+        page: Vec<TeamFields>,
+    ) -> Result<PageStats, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        fence(&tx, ctx).await?;
+        let ids: Vec<&str> = page.iter().map(|t| t.kombo_id.as_str()).collect();
+        let stored: HashMap<String, (TeamFields, Option<DateTime<Utc>>)> = tx
+            .query(
+                "SELECT kombo_id, remote_id, name, group_type, parent_kombo_id, remote_deleted_at, kombo_changed_at
+                 FROM teams WHERE tenant_id = $1 AND kombo_id = ANY($2) FOR UPDATE",
+                &[&ctx.tenant_id, &ids],
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                let team = TeamFields {
+                    kombo_id: r.get(0),
+                    remote_id: r.get(1),
+                    name: r.get(2),
+                    group_type: r.get(3),
+                    parent_kombo_id: r.get(4),
+                    remote_deleted_at: r.get(5),
+                    changed_at: r.get(6),
+                };
+                (team.kombo_id.clone(), (team, r.get(6)))
+            })
+            .collect();
+        let mut stats = PageStats::default();
+        let writes = plan_writes(
+            &page,
+            |t| &t.kombo_id,
+            |t| t.changed_at,
+            &stored,
+            &mut stats,
+        );
+        if !writes.is_empty() {
+            let ids: Vec<&str> = writes.iter().map(|(t, _)| t.kombo_id.as_str()).collect();
+            let col = |f: fn(&TeamFields) -> Option<&str>| -> Vec<Option<&str>> {
+                writes.iter().map(|(t, _)| f(t)).collect()
+            };
+            let deleted: Vec<Option<DateTime<Utc>>> =
+                writes.iter().map(|(t, _)| t.remote_deleted_at).collect();
+            let changed: Vec<Option<DateTime<Utc>>> =
+                writes.iter().map(|(t, _)| t.changed_at).collect();
+            tx.execute(
+                "INSERT INTO teams (tenant_id, kombo_id, remote_id, name, group_type, parent_kombo_id,
+                    remote_deleted_at, archived_at, kombo_changed_at, fetched_at)
+                 SELECT $1, r.id, r.remote_id, r.name, r.type, r.parent, r.deleted,
+                        CASE WHEN r.deleted IS NOT NULL THEN now() END, r.changed, $9
+                 FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                             $7::timestamptz[], $8::timestamptz[])
+                      AS r(id, remote_id, name, type, parent, deleted, changed)
+                 ON CONFLICT (tenant_id, kombo_id) DO UPDATE SET
+                    remote_id = EXCLUDED.remote_id, name = EXCLUDED.name, group_type = EXCLUDED.group_type,
+                    parent_kombo_id = EXCLUDED.parent_kombo_id, remote_deleted_at = EXCLUDED.remote_deleted_at,
+                    archived_at = CASE WHEN EXCLUDED.remote_deleted_at IS NULL THEN NULL
+                                       ELSE COALESCE(teams.archived_at, now()) END,
+                    kombo_changed_at = EXCLUDED.kombo_changed_at, fetched_at = EXCLUDED.fetched_at,
+                    updated_at = now()",
+                &[
+                    &ctx.tenant_id,
+                    &ids,
+                    &col(|t| t.remote_id.as_deref()),
+                    &col(|t| t.name.as_deref()),
+                    &col(|t| t.group_type.as_deref()),
+                    &col(|t| t.parent_kombo_id.as_deref()),
+                    &deleted,
+                    &changed,
+                    &ctx.fetched_at,
+                ],
+            )
+            .await?;
+            // Parents may arrive after their children, on any page.
+            tx.execute(
+                "UPDATE teams c SET parent_team_id = p.id
+                 FROM (SELECT c2.id AS child, (SELECT p.id FROM teams p WHERE p.tenant_id = c2.tenant_id AND p.kombo_id = c2.parent_kombo_id) AS id
+                       FROM teams c2 WHERE c2.tenant_id = $1 AND (c2.kombo_id = ANY($2) OR c2.parent_kombo_id = ANY($2))) p
+                 WHERE c.id = p.child AND c.parent_team_id IS DISTINCT FROM p.id",
+                &[&ctx.tenant_id, &ids],
+            )
+            .await?;
+            let logged: Vec<RecordChanges> = writes.into_iter().map(|(_, c)| c).collect();
+            log_changes(&tx, ctx, "team", &logged).await?;
+        }
+        crate::runs::add_page(&tx, ctx.sync_run_id, &stats).await?;
+        tx.commit().await?;
+        Ok(stats)
+    }
+}

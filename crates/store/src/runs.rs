@@ -1,0 +1,134 @@
+//! Sync runs: one row per fetch (and an umbrella row per "Import all"), with
+//! the counters on-call and the CLI show.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::apply::PageStats;
+use crate::{Store, StoreError};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncRun {
+    pub id: Uuid,
+    pub parent_id: Option<Uuid>,
+    pub tenant_id: String,
+    pub entity: Option<String>,
+    pub kind: String,
+    pub trigger: String,
+    pub status: String,
+    pub dry_run: bool,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub pages: i32,
+    pub stats: PageStats,
+    pub error: Option<String>,
+}
+
+impl Store {
+    #[allow(clippy::too_many_arguments)]
+    pub async fn start_run(
+        &self,
+        id: Uuid,
+        parent_id: Option<Uuid>,
+        tenant_id: &str,
+        entity: Option<&str>,
+        kind: &str,
+        trigger: &str,
+        dry_run: bool,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO sync_runs (id, parent_id, tenant_id, entity, kind, trigger, dry_run)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+                &[
+                    &id, &parent_id, &tenant_id, &entity, &kind, &trigger, &dry_run,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Adds one page's counts to a run (called inside the page's transaction
+    /// through `apply`, or after it).
+    pub async fn finish_run(
+        &self,
+        id: Uuid,
+        status: &str,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE sync_runs SET status = $2, error = $3, finished_at = now() WHERE id = $1",
+                &[&id, &status, &error],
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn run(&self, id: Uuid) -> Result<SyncRun, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT id, parent_id, tenant_id, entity, kind, trigger, status, dry_run, started_at,
+                        finished_at, pages, created, updated, deactivated, unchanged, held, failed, error
+                 FROM sync_runs WHERE id = $1",
+                &[&id],
+            )
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("sync run {id}")))?;
+        Ok(SyncRun {
+            id: row.get(0),
+            parent_id: row.get(1),
+            tenant_id: row.get(2),
+            entity: row.get(3),
+            kind: row.get(4),
+            trigger: row.get(5),
+            status: row.get(6),
+            dry_run: row.get(7),
+            started_at: row.get(8),
+            finished_at: row.get(9),
+            pages: row.get(10),
+            stats: PageStats {
+                created: row.get::<_, i32>(11) as u32,
+                updated: row.get::<_, i32>(12) as u32,
+                deactivated: row.get::<_, i32>(13) as u32,
+                unchanged: row.get::<_, i32>(14) as u32,
+                held: row.get::<_, i32>(15) as u32,
+                failed: row.get::<_, i32>(16) as u32,
+            },
+            error: row.get(17),
+        })
+    }
+}
+
+/// Adds a page's counts to its run, in the page's transaction.
+pub(crate) async fn add_page(
+    client: &impl deadpool_postgres::GenericClient,
+    run_id: Option<Uuid>,
+    stats: &PageStats,
+) -> Result<(), StoreError> {
+    let Some(run_id) = run_id else {
+        return Ok(());
+    };
+    let n = |v: u32| v as i32;
+    client
+        .execute(
+            "UPDATE sync_runs SET pages = pages + 1, created = created + $2, updated = updated + $3,
+                    deactivated = deactivated + $4, unchanged = unchanged + $5, held = held + $6,
+                    failed = failed + $7
+             WHERE id = $1",
+            &[
+                &run_id,
+                &n(stats.created),
+                &n(stats.updated),
+                &n(stats.deactivated),
+                &n(stats.unchanged),
+                &n(stats.held),
+                &n(stats.failed),
+            ],
+        )
+        .await?;
+    Ok(())
+}

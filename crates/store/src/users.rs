@@ -1,0 +1,332 @@
+//! Users: one page of mapped employees applied in one transaction.
+//!
+//! Rows that did not change are not written; an older snapshot never overwrites
+//! a newer one; only `hris` memberships change; manager, team and location
+//! references resolve as soon as both sides exist, in whichever order they came.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use deadpool_postgres::GenericClient;
+use hris_mapping::email::EmailStatus;
+use hris_mapping::employee::MappedUser;
+use hris_mapping::{UserFields, UserStatus, diff};
+use serde_json::Value;
+
+use crate::apply::{ApplyContext, PageStats, RecordChanges, fence, is_stale, log_changes};
+use crate::org::{upsert_stub_legal_entities, upsert_stub_locations, upsert_stub_teams};
+use crate::{Store, StoreError};
+
+const USER_COLUMNS: &str = "kombo_id, remote_id, employee_number, first_name, last_name, email, email_status, \
+    job_title, hire_date, leave_date, status, employment_status, deactivation_reason, manager_kombo_id, \
+    primary_team_kombo_id, location_kombo_id, legal_entity_kombo_id, employment_type, avatar_url, \
+    custom_fields, remote_deleted_at, hris_team_kombo_ids, kombo_changed_at";
+
+/// A stored user as the mapping sees it, plus its snapshot time.
+struct Stored {
+    fields: UserFields,
+    teams: Vec<String>,
+    changed_at: Option<DateTime<Utc>>,
+}
+
+fn stored_from_row(row: &tokio_postgres::Row) -> Stored {
+    let teams: Value = row.get(21);
+    Stored {
+        fields: UserFields {
+            kombo_id: row.get(0),
+            remote_id: row.get(1),
+            employee_number: row.get(2),
+            first_name: row.get(3),
+            last_name: row.get(4),
+            email: row.get(5),
+            email_status: EmailStatus::parse(row.get(6)),
+            job_title: row.get(7),
+            hire_date: row.get(8),
+            leave_date: row.get(9),
+            status: UserStatus::parse(row.get(10)),
+            employment_status: row.get(11),
+            deactivation_reason: row.get(12),
+            manager_kombo_id: row.get(13),
+            primary_team_kombo_id: row.get(14),
+            location_kombo_id: row.get(15),
+            legal_entity_kombo_id: row.get(16),
+            employment_type: row.get(17),
+            avatar_url: row.get(18),
+            custom_fields: row.get(19),
+            remote_deleted_at: row.get(20),
+        },
+        teams: serde_json::from_value(teams).unwrap_or_default(),
+        changed_at: row.get(22),
+    }
+}
+
+/// Column arrays for one UNNEST upsert.
+#[derive(Default)]
+struct Batch {
+    kombo_id: Vec<String>,
+    remote_id: Vec<Option<String>>,
+    employee_number: Vec<Option<String>>,
+    first_name: Vec<Option<String>>,
+    last_name: Vec<Option<String>>,
+    email: Vec<Option<String>>,
+    email_status: Vec<&'static str>,
+    job_title: Vec<Option<String>>,
+    hire_date: Vec<Option<NaiveDate>>,
+    leave_date: Vec<Option<NaiveDate>>,
+    status: Vec<&'static str>,
+    employment_status: Vec<Option<String>>,
+    deactivation_reason: Vec<Option<String>>,
+    manager: Vec<Option<String>>,
+    team: Vec<Option<String>>,
+    location: Vec<Option<String>>,
+    legal_entity: Vec<Option<String>>,
+    employment_type: Vec<Option<String>>,
+    avatar_url: Vec<Option<String>>,
+    custom_fields: Vec<Option<Value>>,
+    remote_deleted_at: Vec<Option<DateTime<Utc>>>,
+    teams: Vec<Value>,
+    changed_at: Vec<Option<DateTime<Utc>>>,
+}
+
+impl Batch {
+    fn push(&mut self, u: &UserFields, teams: &[String], changed_at: Option<DateTime<Utc>>) {
+        self.kombo_id.push(u.kombo_id.clone());
+        self.remote_id.push(u.remote_id.clone());
+        self.employee_number.push(u.employee_number.clone());
+        self.first_name.push(u.first_name.clone());
+        self.last_name.push(u.last_name.clone());
+        self.email.push(u.email.clone());
+        self.email_status.push(u.email_status.as_str());
+        self.job_title.push(u.job_title.clone());
+        self.hire_date.push(u.hire_date);
+        self.leave_date.push(u.leave_date);
+        self.status.push(u.status.as_str());
+        self.employment_status.push(u.employment_status.clone());
+        self.deactivation_reason.push(u.deactivation_reason.clone());
+        self.manager.push(u.manager_kombo_id.clone());
+        self.team.push(u.primary_team_kombo_id.clone());
+        self.location.push(u.location_kombo_id.clone());
+        self.legal_entity.push(u.legal_entity_kombo_id.clone());
+        self.employment_type.push(u.employment_type.clone());
+        self.avatar_url.push(u.avatar_url.clone());
+        self.custom_fields.push(u.custom_fields.clone());
+        self.remote_deleted_at.push(u.remote_deleted_at);
+        self.teams.push(Value::from(teams.to_vec()));
+        self.changed_at.push(changed_at);
+    }
+}
+
+impl Store {
+    /// Applies one page of employees in one transaction.
+    pub async fn apply_users(
+        &self,
+        ctx: &ApplyContext,
+        page: Vec<MappedUser>,
+    ) -> Result<PageStats, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        fence(&tx, ctx).await?;
+        let page = newest_per_id(page);
+        upsert_stub_teams(&tx, ctx, page.iter().flat_map(|m| &m.embedded_teams)).await?;
+        upsert_stub_locations(
+            &tx,
+            ctx,
+            page.iter().filter_map(|m| m.embedded_location.as_ref()),
+        )
+        .await?;
+        upsert_stub_legal_entities(
+            &tx,
+            ctx,
+            page.iter().filter_map(|m| m.embedded_legal_entity.as_ref()),
+        )
+        .await?;
+
+        let ids: Vec<&str> = page.iter().map(|m| m.user.kombo_id.as_str()).collect();
+        let stored: HashMap<String, Stored> = tx
+            .query(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND kombo_id = ANY($2) FOR UPDATE"),
+                &[&ctx.tenant_id, &ids],
+            )
+            .await?
+            .iter()
+            .map(stored_from_row)
+            .map(|s| (s.fields.kombo_id.clone(), s))
+            .collect();
+
+        let mut stats = PageStats::default();
+        let mut batch = Batch::default();
+        let mut logged = Vec::new();
+        let mut membership_changed = Vec::new();
+        for mapped in &page {
+            let mut teams = mapped.team_kombo_ids.clone();
+            teams.sort();
+            let old = stored.get(&mapped.user.kombo_id);
+            if old.is_some_and(|o| is_stale(o.changed_at, mapped.changed_at)) {
+                stats.unchanged += 1;
+                continue;
+            }
+            let mut changes = diff(old.map(|o| &o.fields), &mapped.user);
+            let old_teams = old.map(|o| o.teams.clone()).unwrap_or_default();
+            if old_teams != teams {
+                membership_changed.push(mapped.user.kombo_id.as_str());
+                changes.push(hris_mapping::FieldChange {
+                    field: "teams",
+                    old: Value::from(old_teams),
+                    new: Value::from(teams.clone()),
+                });
+            }
+            match old {
+                None => stats.created += 1,
+                Some(_) if changes.is_empty() => {
+                    stats.unchanged += 1;
+                    continue;
+                }
+                Some(o) => {
+                    stats.updated += 1;
+                    if o.fields.status == UserStatus::Active
+                        && mapped.user.status == UserStatus::Deactivated
+                    {
+                        stats.deactivated += 1;
+                    }
+                }
+            }
+            batch.push(&mapped.user, &teams, mapped.changed_at);
+            logged.push(RecordChanges {
+                kombo_id: &mapped.user.kombo_id,
+                changes,
+            });
+        }
+
+        if !batch.kombo_id.is_empty() {
+            upsert(&tx, ctx, &batch).await?;
+            sync_memberships(&tx, ctx, &membership_changed).await?;
+            resolve_references(&tx, &ctx.tenant_id, &batch.kombo_id).await?;
+            // Absences synced before their employee point at them now.
+            tx.execute(
+                "UPDATE absences a SET user_id = u.id FROM users u
+                 WHERE a.tenant_id = $1 AND u.tenant_id = $1 AND u.kombo_id = ANY($2)
+                   AND a.employee_kombo_id = u.kombo_id AND a.user_id IS NULL",
+                &[&ctx.tenant_id, &batch.kombo_id],
+            )
+            .await?;
+            log_changes(&tx, ctx, "user", &logged).await?;
+        }
+        crate::runs::add_page(&tx, ctx.sync_run_id, &stats).await?;
+        tx.commit().await?;
+        Ok(stats)
+    }
+}
+
+/// A page may hold the same employee twice (a cursor shifted by a concurrent
+/// change): keep the newest snapshot.
+fn newest_per_id(page: Vec<MappedUser>) -> Vec<MappedUser> {
+    let mut by_id: BTreeMap<String, MappedUser> = BTreeMap::new();
+    for m in page {
+        match by_id.get(&m.user.kombo_id) {
+            Some(existing) if is_stale(existing.changed_at, m.changed_at) => {}
+            _ => {
+                by_id.insert(m.user.kombo_id.clone(), m);
+            }
+        }
+    }
+    by_id.into_values().collect()
+}
+
+async fn upsert(tx: &impl GenericClient, ctx: &ApplyContext, b: &Batch) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO users (tenant_id, kombo_id, remote_id, employee_number, first_name, last_name, email,
+            email_status, job_title, hire_date, leave_date, status, employment_status, deactivation_reason,
+            manager_kombo_id, primary_team_kombo_id, location_kombo_id, legal_entity_kombo_id,
+            employment_type, avatar_url, custom_fields, remote_deleted_at, hris_team_kombo_ids,
+            kombo_changed_at, fetched_at)
+         SELECT $1, r.*, $25 FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+            $7::text[], $8::text[], $9::text[], $10::date[], $11::date[], $12::text[], $13::text[],
+            $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[],
+            $21::jsonb[], $22::timestamptz[], $23::jsonb[], $24::timestamptz[]) AS r
+         ON CONFLICT (tenant_id, kombo_id) DO UPDATE SET
+            remote_id = EXCLUDED.remote_id, employee_number = EXCLUDED.employee_number,
+            first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name, email = EXCLUDED.email,
+            email_status = EXCLUDED.email_status, job_title = EXCLUDED.job_title,
+            hire_date = EXCLUDED.hire_date, leave_date = EXCLUDED.leave_date, status = EXCLUDED.status,
+            employment_status = EXCLUDED.employment_status,
+            deactivation_reason = EXCLUDED.deactivation_reason,
+            manager_kombo_id = EXCLUDED.manager_kombo_id,
+            primary_team_kombo_id = EXCLUDED.primary_team_kombo_id,
+            location_kombo_id = EXCLUDED.location_kombo_id,
+            legal_entity_kombo_id = EXCLUDED.legal_entity_kombo_id,
+            employment_type = EXCLUDED.employment_type, avatar_url = EXCLUDED.avatar_url,
+            custom_fields = EXCLUDED.custom_fields, remote_deleted_at = EXCLUDED.remote_deleted_at,
+            hris_team_kombo_ids = EXCLUDED.hris_team_kombo_ids,
+            kombo_changed_at = EXCLUDED.kombo_changed_at, fetched_at = EXCLUDED.fetched_at,
+            updated_at = now()",
+        &[
+            &ctx.tenant_id, &b.kombo_id, &b.remote_id, &b.employee_number, &b.first_name,
+            &b.last_name, &b.email, &b.email_status, &b.job_title, &b.hire_date, &b.leave_date,
+            &b.status, &b.employment_status, &b.deactivation_reason, &b.manager, &b.team,
+            &b.location, &b.legal_entity, &b.employment_type, &b.avatar_url, &b.custom_fields,
+            &b.remote_deleted_at, &b.teams, &b.changed_at, &ctx.fetched_at,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Makes the `hris` memberships of these users match their synced groups;
+/// memberships an admin added (`manual`) are never touched.
+async fn sync_memberships(
+    tx: &impl GenericClient,
+    ctx: &ApplyContext,
+    user_ids: &[&str],
+) -> Result<(), StoreError> {
+    if user_ids.is_empty() {
+        return Ok(());
+    }
+    tx.execute(
+        "DELETE FROM team_memberships tm USING users u
+         WHERE tm.user_id = u.id AND tm.source = 'hris' AND u.tenant_id = $1 AND u.kombo_id = ANY($2)
+           AND NOT EXISTS (
+             SELECT 1 FROM teams t, jsonb_array_elements_text(u.hris_team_kombo_ids) AS g(kombo_id)
+             WHERE t.tenant_id = $1 AND t.kombo_id = g.kombo_id AND t.id = tm.team_id)",
+        &[&ctx.tenant_id, &user_ids],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO team_memberships (user_id, team_id, source)
+         SELECT u.id, t.id, 'hris'
+         FROM users u CROSS JOIN LATERAL jsonb_array_elements_text(u.hris_team_kombo_ids) AS g(kombo_id)
+         JOIN teams t ON t.tenant_id = u.tenant_id AND t.kombo_id = g.kombo_id
+         WHERE u.tenant_id = $1 AND u.kombo_id = ANY($2)
+         ON CONFLICT DO NOTHING",
+        &[&ctx.tenant_id, &user_ids],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Points manager, primary team and location ids at the rows their Kombo ids
+/// name, for these users and for users whose manager is one of them.
+pub(crate) async fn resolve_references(
+    tx: &impl GenericClient,
+    tenant_id: &str,
+    kombo_ids: &[String],
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE users u SET manager_user_id = m.id
+         FROM (SELECT u2.id AS user_id,
+                      (SELECT m.id FROM users m WHERE m.tenant_id = u2.tenant_id AND m.kombo_id = u2.manager_kombo_id) AS id
+               FROM users u2
+               WHERE u2.tenant_id = $1 AND (u2.kombo_id = ANY($2) OR u2.manager_kombo_id = ANY($2))) m
+         WHERE u.id = m.user_id AND u.manager_user_id IS DISTINCT FROM m.id",
+        &[&tenant_id, &kombo_ids],
+    )
+    .await?;
+    tx.execute(
+        "UPDATE users u SET
+            primary_team_id = (SELECT t.id FROM teams t WHERE t.tenant_id = u.tenant_id AND t.kombo_id = u.primary_team_kombo_id),
+            primary_location_id = (SELECT l.id FROM locations l WHERE l.tenant_id = u.tenant_id AND l.kombo_id = u.location_kombo_id)
+         WHERE u.tenant_id = $1 AND u.kombo_id = ANY($2)",
+        &[&tenant_id, &kombo_ids],
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,39 @@
+//! What every handler of a worker process shares.
+
+use std::time::Duration;
+
+use hris_bus::Publisher;
+use hris_kombo::KomboClient;
+use hris_store::Store;
+
+#[derive(Debug, Clone)]
+pub struct SyncSettings {
+    /// This process, as lease owner (host name and a random suffix).
+    pub owner: String,
+    /// A fetch lease lasts this long unless renewed (renewed every third of it).
+    pub lease_ttl: Duration,
+    /// The watermark is the last fetch's start minus this, so that a record
+    /// Kombo stamped a little late is not missed.
+    pub watermark_overlap: Duration,
+    /// How often the sweeper looks for notifications left by a dead fetcher.
+    pub sweep_interval: Duration,
+}
+
+impl SyncSettings {
+    pub fn new(owner: impl Into<String>) -> Self {
+        Self {
+            owner: owner.into(),
+            lease_ttl: Duration::from_secs(60),
+            watermark_overlap: Duration::from_secs(60),
+            sweep_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct WorkerContext {
+    pub store: Store,
+    pub kombo: KomboClient,
+    pub publisher: Publisher,
+    pub settings: SyncSettings,
+}

@@ -1,0 +1,194 @@
+//! The integrations queue: Kombo's lifecycle events change which tenants sync.
+
+use hris_bus::{Entity, Envelope, Failure, Handler, Incoming, Outgoing, SyncKind, Trigger};
+use hris_kombo::webhook::{EventPayload, WebhookEvent};
+use hris_store::{Link, Tenant};
+
+use crate::context::WorkerContext;
+use crate::entity::decode;
+use crate::failure::{from_bus, from_store};
+
+/// The entities a tenant syncs.
+pub const SYNCED: [Entity; 4] = [
+    Entity::Employees,
+    Entity::Teams,
+    Entity::Locations,
+    Entity::Absences,
+];
+
+pub struct IntegrationsHandler {
+    pub ctx: WorkerContext,
+}
+
+impl Handler for IntegrationsHandler {
+    async fn handle(&self, message: &Incoming) -> Result<(), Failure> {
+        let envelope = decode(message)?;
+        let raw = envelope
+            .event
+            .as_ref()
+            .ok_or_else(|| Failure::poison("integrations message without its event"))?;
+        let bytes = serde_json::to_vec(raw).map_err(|e| Failure::poison(e.to_string()))?;
+        let event = WebhookEvent::parse(&bytes)
+            .map_err(|e| Failure::poison(format!("unreadable event: {e}")))?;
+        let store = &self.ctx.store;
+        match &event.payload {
+            EventPayload::IntegrationCreated(created) => {
+                let Some(origin) = created
+                    .end_user
+                    .origin_id
+                    .as_deref()
+                    .filter(|o| !o.is_empty())
+                else {
+                    return Err(Failure::permanent(
+                        "integration-created without end_user.origin_id: link the tenant by hand",
+                    ));
+                };
+                match store
+                    .link_integration(origin, &created.id)
+                    .await
+                    .map_err(|e| from_store(&e).with_tenant(origin))?
+                {
+                    // Published on every delivery (a redelivery may follow a
+                    // failed publish); full syncs of one tenant coalesce.
+                    Link::Linked(tenant) | Link::AlreadyLinked(tenant) => {
+                        tracing::info!(tenant_id = %tenant.id, integration_id = %created.id, "integration linked; first full sync requested");
+                        self.publish_syncs(&tenant, &envelope, SyncKind::Full).await
+                    }
+                    Link::UnknownTenant => {
+                        tracing::warn!(integration_id = %created.id, origin_id = origin, "integration-created for an unregistered tenant; kept until it is registered");
+                        store
+                            .park_integration_event(
+                                &event.id,
+                                &created.id,
+                                Some(origin),
+                                &event.event_type,
+                                raw,
+                            )
+                            .await
+                            .map_err(|e| from_store(&e))
+                    }
+                }
+            }
+            EventPayload::IntegrationDeleted(deleted) => {
+                let Some(tenant) = self.tenant_of(&deleted.id).await? else {
+                    return Ok(());
+                };
+                tracing::info!(tenant_id = %tenant.id, integration_id = %deleted.id, "integration deleted; syncing stopped, data kept");
+                store
+                    .set_integration_state(&tenant.id, "disconnected", Some("integration-deleted"))
+                    .await
+                    .map_err(|e| from_store(&e))
+            }
+            EventPayload::IntegrationStateChanged(changed) => {
+                let Some(tenant) = self.tenant_of(&changed.integration_id).await? else {
+                    return Ok(());
+                };
+                if tenant.integration_state == "disconnected" {
+                    return Ok(());
+                }
+                match changed.state.as_str() {
+                    "ACTIVE" => {
+                        store
+                            .set_integration_state(&tenant.id, "active", None)
+                            .await
+                            .map_err(|e| from_store(&e))?;
+                        tracing::info!(tenant_id = %tenant.id, "integration active again; catching up");
+                        // Deferred full-sync requests are merged in when claimed.
+                        self.publish_syncs(&tenant, &envelope, SyncKind::Incremental)
+                            .await
+                    }
+                    state @ ("INVALID" | "INACTIVE") => {
+                        tracing::warn!(tenant_id = %tenant.id, state, "integration not usable; tenant paused");
+                        store
+                            .set_integration_state(&tenant.id, "paused", Some(state))
+                            .await
+                            .map_err(|e| from_store(&e))
+                    }
+                    other => {
+                        tracing::info!(tenant_id = %tenant.id, state = other, "integration state recorded, nothing to do");
+                        Ok(())
+                    }
+                }
+            }
+            EventPayload::SyncFinished(finished) => {
+                let tenant = self.tenant_of(&finished.integration_id).await?;
+                store
+                    .record_kombo_sync(
+                        &event.id,
+                        tenant.as_ref().map(|t| t.id.as_str()),
+                        &finished.integration_id,
+                        Some(&finished.sync_id),
+                        finished.sync_state.as_deref(),
+                        raw,
+                    )
+                    .await
+                    .map_err(|e| from_store(&e))?;
+                match tenant {
+                    // Kombo just refreshed from the HR system: catch up.
+                    Some(t) if t.integration_state == "active" => {
+                        self.publish_syncs(&t, &envelope, SyncKind::Incremental)
+                            .await
+                    }
+                    _ => Ok(()),
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl IntegrationsHandler {
+    async fn tenant_of(&self, integration_id: &str) -> Result<Option<Tenant>, Failure> {
+        let tenant = self
+            .ctx
+            .store
+            .tenant_by_integration(integration_id)
+            .await
+            .map_err(|e| from_store(&e))?;
+        if tenant.is_none() {
+            tracing::warn!(
+                integration_id,
+                "lifecycle event for an integration no tenant holds; ignored"
+            );
+        }
+        Ok(tenant)
+    }
+
+    async fn publish_syncs(
+        &self,
+        tenant: &Tenant,
+        cause: &Envelope,
+        kind: SyncKind,
+    ) -> Result<(), Failure> {
+        let messages = sync_messages(&self.ctx, tenant, &cause.event_id, kind, Trigger::Webhook);
+        self.ctx
+            .publisher
+            .publish_all(messages)
+            .await
+            .map_err(|e| from_bus(&e).with_tenant(&tenant.id))
+    }
+}
+
+/// One message per synced entity of `tenant`.
+pub fn sync_messages(
+    ctx: &WorkerContext,
+    tenant: &Tenant,
+    cause: &str,
+    kind: SyncKind,
+    trigger: Trigger,
+) -> Vec<Outgoing> {
+    SYNCED
+        .iter()
+        .map(|entity| {
+            let mut envelope = Envelope::new(
+                format!("{cause}:{entity}"),
+                tenant.kombo_integration_id.clone(),
+                *entity,
+                kind,
+                trigger,
+            );
+            envelope.tenant_id = Some(tenant.id.clone());
+            Outgoing::event(&ctx.publisher, envelope)
+        })
+        .collect()
+}

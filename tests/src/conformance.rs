@@ -1,0 +1,162 @@
+//! "Lands exactly as the mapping says": the database compared, user by user,
+//! with the mapping applied to what the simulator serves right now.
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, Utc};
+use futures::TryStreamExt;
+use hris_kombo::records::Employee;
+use hris_kombo::{Endpoint, ListQuery};
+use hris_mapping::dates::today_in;
+use hris_mapping::map_employee;
+
+use crate::stack::Stack;
+
+/// A user row as stored, with its references resolved back to Kombo ids.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRow {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub email_status: String,
+    pub job_title: Option<String>,
+    pub hire_date: Option<NaiveDate>,
+    pub leave_date: Option<NaiveDate>,
+    pub status: String,
+    pub manager_kombo_id: Option<String>,
+    pub primary_team_kombo_id: Option<String>,
+    pub location_kombo_id: Option<String>,
+    pub manager_resolved: Option<String>,
+    pub team_resolved: Option<String>,
+    pub location_resolved: Option<String>,
+    pub hris_teams: Vec<String>,
+    pub manual_teams: Vec<String>,
+}
+
+pub async fn users(stack: &Stack, tenant_id: &str) -> anyhow::Result<HashMap<String, UserRow>> {
+    let client = stack.store.client().await?;
+    let rows = client
+        .query(
+            "SELECT u.kombo_id, u.first_name, u.last_name, u.email, u.email_status, u.job_title, u.hire_date,
+                    u.leave_date, u.status, u.manager_kombo_id, u.primary_team_kombo_id, u.location_kombo_id,
+                    (SELECT m.kombo_id FROM users m WHERE m.id = u.manager_user_id),
+                    (SELECT t.kombo_id FROM teams t WHERE t.id = u.primary_team_id),
+                    (SELECT l.kombo_id FROM locations l WHERE l.id = u.primary_location_id),
+                    COALESCE((SELECT array_agg(t.kombo_id ORDER BY t.kombo_id) FROM team_memberships tm
+                              JOIN teams t ON t.id = tm.team_id WHERE tm.user_id = u.id AND tm.source = 'hris'), '{}'),
+                    COALESCE((SELECT array_agg(t.kombo_id ORDER BY t.kombo_id) FROM team_memberships tm
+                              JOIN teams t ON t.id = tm.team_id WHERE tm.user_id = u.id AND tm.source = 'manual'), '{}')
+             FROM users u WHERE u.tenant_id = $1",
+            &[&tenant_id],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                r.get(0),
+                UserRow {
+                    first_name: r.get(1),
+                    last_name: r.get(2),
+                    email: r.get(3),
+                    email_status: r.get(4),
+                    job_title: r.get(5),
+                    hire_date: r.get(6),
+                    leave_date: r.get(7),
+                    status: r.get(8),
+                    manager_kombo_id: r.get(9),
+                    primary_team_kombo_id: r.get(10),
+                    location_kombo_id: r.get(11),
+                    manager_resolved: r.get(12),
+                    team_resolved: r.get(13),
+                    location_resolved: r.get(14),
+                    hris_teams: r.get(15),
+                    manual_teams: r.get(16),
+                },
+            )
+        })
+        .collect())
+}
+
+/// Every employee Kombo serves (deleted ones too).
+pub async fn employees(stack: &Stack, integration: &str) -> anyhow::Result<Vec<Employee>> {
+    let pages: Vec<Vec<Employee>> = stack
+        .sim
+        .client()
+        .list::<Employee>(
+            integration,
+            Endpoint::Employees,
+            ListQuery {
+                include_deleted: true,
+                ..ListQuery::default()
+            },
+        )
+        .try_collect()
+        .await?;
+    Ok(pages.into_iter().flatten().collect())
+}
+
+/// Differences between the database and the mapping of Kombo's records
+/// (empty when they agree), at most `limit` of them.
+pub async fn mismatches(
+    stack: &Stack,
+    tenant_id: &str,
+    integration: &str,
+    limit: usize,
+) -> anyhow::Result<Vec<String>> {
+    let tenant = stack.store.tenant(tenant_id).await?;
+    let policy = hris_worker::fetch::policy_of(&tenant);
+    let today = today_in(policy.time_zone, Utc::now());
+    let stored = users(stack, tenant_id).await?;
+    let employees = employees(stack, integration).await?;
+    let mut out = Vec::new();
+    if stored.len() != employees.len() {
+        out.push(format!(
+            "{} users stored, Kombo has {}",
+            stored.len(),
+            employees.len()
+        ));
+    }
+    for e in &employees {
+        if out.len() >= limit {
+            break;
+        }
+        let m = map_employee(e, &policy, today);
+        let u = &m.user;
+        let Some(row) = stored.get(&u.kombo_id) else {
+            out.push(format!("{} missing", u.kombo_id));
+            continue;
+        };
+        let mut groups = m.team_kombo_ids.clone();
+        groups.sort();
+        let expected = UserRow {
+            first_name: u.first_name.clone(),
+            last_name: u.last_name.clone(),
+            email: u.email.clone(),
+            email_status: u.email_status.as_str().to_owned(),
+            job_title: u.job_title.clone(),
+            hire_date: u.hire_date,
+            leave_date: u.leave_date,
+            status: u.status.as_str().to_owned(),
+            manager_kombo_id: u.manager_kombo_id.clone(),
+            primary_team_kombo_id: u.primary_team_kombo_id.clone(),
+            location_kombo_id: u.location_kombo_id.clone(),
+            // References resolve whenever the referenced record exists here.
+            manager_resolved: u
+                .manager_kombo_id
+                .clone()
+                .filter(|id| stored.contains_key(id)),
+            team_resolved: u.primary_team_kombo_id.clone(),
+            location_resolved: u.location_kombo_id.clone(),
+            hris_teams: groups,
+            manual_teams: row.manual_teams.clone(),
+        };
+        if *row != expected {
+            out.push(format!(
+                "{}: stored {row:?}\n  expected {expected:?}",
+                u.kombo_id
+            ));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,275 @@
+//! The whole service in one test: its own database, AMQP prefix, simulator
+//! (sending signed webhooks to a real receiver) and in-process workers, each
+//! with its own broker connection so a test can cut one off.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hris_bus::{
+    AmqpConfig, Connector, Entity, Envelope, Publisher, RetryPolicy, SyncKind, Topology, Trigger,
+};
+use hris_sim::SimConfig;
+use hris_store::Store;
+use hris_worker::{SyncSettings, Tuning, WorkerContext};
+use tokio_util::sync::CancellationToken;
+
+use crate::bus::{Inspector, Receiver, SECRET};
+use crate::{Sim, TestDb};
+
+pub struct Stack {
+    pub db: TestDb,
+    pub store: Store,
+    pub sim: Sim,
+    pub receiver: Receiver,
+    pub inspector: Inspector,
+    pub prefix: String,
+    pub publisher: Publisher,
+    pub workers: Vec<Worker>,
+}
+
+/// One in-process worker.
+pub struct Worker {
+    pub owner: String,
+    pub connection_name: String,
+    pub shutdown: CancellationToken,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+impl Worker {
+    /// Dies abruptly: its tasks stop mid-fetch and the broker sees its
+    /// connection drop (unacked messages are redelivered).
+    pub async fn kill(self) {
+        self.task.abort();
+        let _ = self.task.await;
+        let _ = crate::bus::close_connections_named(&self.connection_name).await;
+    }
+}
+
+/// Short retry delays for tests (the tiers keep their shape).
+pub fn test_policy() -> RetryPolicy {
+    RetryPolicy::new([0.3, 0.6, 1.0].map(Duration::from_secs_f64).to_vec(), 4)
+}
+
+impl Stack {
+    pub async fn start() -> anyhow::Result<Self> {
+        let db = TestDb::migrated().await?;
+        let store = db.store();
+        let prefix = crate::amqp_prefix();
+        let receiver = Receiver::start(&prefix).await?;
+        let inspector = Inspector::connect(&prefix).await?;
+        let sim = Sim::start(SimConfig {
+            webhook_url: Some(receiver.url("/webhooks/kombo")),
+            webhook_secret: SECRET.to_owned(),
+            debounce: Duration::from_millis(50),
+            ..SimConfig::default()
+        })
+        .await?;
+        let publisher = Publisher::new(receiver.connector.clone());
+        Ok(Self {
+            db,
+            store,
+            sim,
+            receiver,
+            inspector,
+            prefix,
+            publisher,
+            workers: Vec::new(),
+        })
+    }
+
+    /// A tenant linked to a fresh simulated company.
+    pub async fn tenant(
+        &self,
+        tenant_id: &str,
+        employees: usize,
+        seed: u64,
+    ) -> anyhow::Result<String> {
+        let integration = format!("personio:{tenant_id}");
+        self.sim
+            .add_integration(&integration, employees, seed)
+            .await?;
+        self.store
+            .add_tenant(tenant_id, tenant_id, Some(&integration))
+            .await?;
+        Ok(integration)
+    }
+
+    pub fn worker_context(&self, owner: &str, lease_ttl: Duration) -> WorkerContext {
+        let mut settings = SyncSettings::new(owner);
+        settings.lease_ttl = lease_ttl;
+        settings.watermark_overlap = Duration::from_secs(1);
+        settings.sweep_interval = Duration::from_millis(300);
+        let connector = self.connector(&format!("{owner}-publisher"));
+        WorkerContext {
+            store: self.db.store(),
+            kombo: self.sim.client(),
+            publisher: Publisher::new(connector),
+            settings,
+        }
+    }
+
+    fn connector(&self, name: &str) -> Arc<Connector> {
+        let mut topology = Topology::new(&self.prefix);
+        topology.retry_delays = test_policy().delays;
+        Connector::new(AmqpConfig::new(crate::amqp_url(), name), topology)
+    }
+
+    /// Starts a worker consuming `entities`.
+    pub async fn spawn_worker(
+        &mut self,
+        entities: &[Entity],
+        lease_ttl: Duration,
+    ) -> anyhow::Result<()> {
+        let owner = crate::unique_name("w");
+        let ctx = self.worker_context(&owner, lease_ttl);
+        let connection_name = format!("{owner}-consumer");
+        let connector = self.connector(&connection_name);
+        let shutdown = CancellationToken::new();
+        let publisher_connector = ctx.publisher.connector().clone();
+        let connection = connector.spawn(shutdown.clone());
+        let publisher_connection = publisher_connector.spawn(shutdown.clone());
+        anyhow::ensure!(
+            connector.wait_connected(Duration::from_secs(10)).await,
+            "worker did not connect"
+        );
+        anyhow::ensure!(
+            publisher_connector
+                .wait_connected(Duration::from_secs(10))
+                .await,
+            "worker publisher did not connect"
+        );
+        let tuning = Tuning {
+            prefetch: 8,
+            concurrency: 4,
+            policy: test_policy(),
+            shutdown_grace: Duration::from_secs(5),
+        };
+        let entities = entities.to_vec();
+        let stop = shutdown.clone();
+        let task = tokio::spawn(async move {
+            hris_worker::run(ctx, connector, entities, tuning, stop).await;
+            let _ = connection.await;
+            let _ = publisher_connection.await;
+        });
+        self.workers.push(Worker {
+            owner,
+            connection_name,
+            shutdown,
+            task,
+        });
+        Ok(())
+    }
+
+    /// Publishes a sync of every entity for a tenant, as "Import all" will.
+    pub async fn request_sync(&self, tenant_id: &str, kind: SyncKind) -> anyhow::Result<()> {
+        let tenant = self.store.tenant(tenant_id).await?;
+        let mut messages = Vec::new();
+        for entity in [
+            Entity::Teams,
+            Entity::Locations,
+            Entity::Employees,
+            Entity::Absences,
+        ] {
+            let mut envelope = Envelope::new(
+                crate::unique_name("sync"),
+                tenant.kombo_integration_id.clone(),
+                entity,
+                kind,
+                Trigger::ImportAll,
+            );
+            envelope.tenant_id = Some(tenant.id.clone());
+            messages.push(hris_bus::Outgoing::event(&self.publisher, envelope));
+        }
+        self.publisher.publish_all(messages).await?;
+        Ok(())
+    }
+
+    /// Flushes the simulator's pending (debounced) webhooks now.
+    pub async fn flush_webhooks(&self) -> anyhow::Result<()> {
+        let r = self
+            .sim
+            .http
+            .post(self.sim.control("/_sim/webhooks/flush"))
+            .send()
+            .await?;
+        anyhow::ensure!(r.status().is_success(), "flush: {}", r.status());
+        Ok(())
+    }
+
+    /// Runs one SQL query returning a single i64.
+    pub async fn count(&self, sql: &str, tenant_id: &str) -> anyhow::Result<i64> {
+        let client = self.store.client().await?;
+        Ok(client.query_one(sql, &[&tenant_id]).await?.get(0))
+    }
+
+    /// Whether every fetch is done: no lease held, no rerun pending, no message
+    /// waiting in an entity or delay queue.
+    pub async fn idle(&self) -> anyhow::Result<bool> {
+        let client = self.store.client().await?;
+        let busy: i64 = client
+            .query_one(
+                "SELECT count(*) FROM sync_state WHERE (lease_owner IS NOT NULL AND lease_until > now()) OR rerun_requested IS NOT NULL",
+                &[],
+            )
+            .await?
+            .get(0);
+        if busy > 0 || self.inspector.total_depth().await? > 0 {
+            return Ok(false);
+        }
+        for tier in 0..test_policy().delays.len() {
+            if self
+                .inspector
+                .depth(&self.inspector.topology().delay(tier))
+                .await?
+                > 0
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Waits until `idle` holds three times in a row (a message between queue
+    /// and claim is invisible for an instant).
+    pub async fn settle(&self, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut streak = 0;
+        while streak < 3 {
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "not idle within {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            streak = if self.idle().await? { streak + 1 } else { 0 };
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        for worker in &self.workers {
+            worker.shutdown.cancel();
+            worker.task.abort();
+        }
+    }
+}
+
+/// Polls `check` until it is true.
+pub async fn eventually<F, Fut>(what: &str, timeout: Duration, mut check: F) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<bool>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if check().await? {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
