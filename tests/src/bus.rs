@@ -170,25 +170,50 @@ impl Inspector {
     /// Takes (and acks) every message now in `queue`.
     pub async fn drain(&self, queue: &str) -> anyhow::Result<Vec<Taken>> {
         let mut out = Vec::new();
+        for (data, message) in self.drain_raw(queue).await? {
+            out.push(Taken {
+                envelope: serde_json::from_slice(&data)?,
+                message_id: message.message_id(),
+                delivery_mode: *message.properties.delivery_mode(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Takes (and acks) every message now in `queue`, as bytes and headers.
+    pub async fn drain_raw(
+        &self,
+        queue: &str,
+    ) -> anyhow::Result<Vec<(Vec<u8>, hris_bus::Incoming)>> {
+        let mut out = Vec::new();
         while let Some(message) = self
             .channel
             .basic_get(queue.into(), BasicGetOptions::default())
             .await?
         {
             let delivery = message.delivery;
-            let envelope: Envelope = serde_json::from_slice(&delivery.data)?;
-            out.push(Taken {
-                envelope,
-                message_id: delivery
-                    .properties
-                    .message_id()
-                    .as_ref()
-                    .map(|m| m.to_string()),
-                delivery_mode: *delivery.properties.delivery_mode(),
-            });
+            let incoming = hris_bus::Incoming {
+                data: delivery.data.clone(),
+                routing_key: delivery.routing_key.to_string(),
+                queue: queue.to_owned(),
+                redelivered: delivery.redelivered,
+                properties: delivery.properties.clone(),
+            };
+            out.push((delivery.data.clone(), incoming));
             delivery.ack(BasicAckOptions::default()).await?;
         }
         Ok(out)
+    }
+
+    /// Dead letters now waiting, with their headers.
+    pub async fn dead_letters(&self) -> anyhow::Result<Vec<hris_bus::Incoming>> {
+        let queue = self.topology.dead_letter_queue();
+        Ok(self
+            .drain_raw(&queue)
+            .await?
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect())
     }
 
     pub async fn drain_entity(&self, entity: Entity) -> anyhow::Result<Vec<Taken>> {

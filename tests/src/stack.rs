@@ -160,6 +160,26 @@ impl Stack {
         Ok(())
     }
 
+    /// `hris-sync worker --entity all` as a separate process on this stack,
+    /// with `env` added (a test can SIGKILL or SIGTERM it).
+    pub fn worker_process(&self, env: &[(&str, &str)]) -> anyhow::Result<tokio::process::Child> {
+        let mut command = tokio::process::Command::new(crate::hris_sync_bin());
+        command
+            .args(["worker", "--entity", "all"])
+            .env("DATABASE_URL", &self.db.url)
+            .env("AMQP_URL", crate::amqp_url())
+            .env("AMQP_PREFIX", &self.prefix)
+            .env("KOMBO_API_URL", self.sim.api_url())
+            .env("KOMBO_API_KEY", self.sim.api_key())
+            .env("RETRY_DELAYS", "0.3,0.6,1")
+            .env("RUST_LOG", "warn")
+            .kill_on_drop(true);
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        Ok(command.spawn()?)
+    }
+
     /// Publishes a sync of every entity for a tenant, as "Import all" will.
     pub async fn request_sync(&self, tenant_id: &str, kind: SyncKind) -> anyhow::Result<()> {
         let tenant = self.store.tenant(tenant_id).await?;

@@ -166,14 +166,16 @@ impl Store {
                 continue;
             }
             let mut changes = diff(old.map(|o| &o.fields), &mapped.user);
-            let old_teams = old.map(|o| o.teams.clone()).unwrap_or_default();
-            if old_teams != teams {
+            let old_teams = old.map(|o| o.teams.clone());
+            if old_teams.as_ref() != Some(&teams) {
                 membership_changed.push(mapped.user.kombo_id.as_str());
-                changes.push(hris_mapping::FieldChange {
-                    field: "teams",
-                    old: Value::from(old_teams),
-                    new: Value::from(teams.clone()),
-                });
+                if old_teams.is_some() || !teams.is_empty() {
+                    changes.push(hris_mapping::FieldChange {
+                        field: "teams",
+                        old: old_teams.map_or(Value::Null, Value::from),
+                        new: Value::from(teams.clone()),
+                    });
+                }
             }
             match old {
                 None => stats.created += 1,

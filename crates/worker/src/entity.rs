@@ -100,11 +100,14 @@ impl EntityHandler {
             }
         }
         let settings = &self.ctx.settings;
+        // One owner per claim, not per process: two messages handled at once by
+        // the same process must not both believe they hold the lease.
+        let owner = format!("{}/{}", settings.owner, Uuid::new_v4().simple());
         let claim = store
             .claim_fetch(
                 &tenant.id,
                 self.entity.as_str(),
-                &settings.owner,
+                &owner,
                 kind,
                 envelope.received_at,
                 settings.lease_ttl,
