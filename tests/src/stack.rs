@@ -120,6 +120,16 @@ impl Stack {
         entities: &[Entity],
         lease_ttl: Duration,
     ) -> anyhow::Result<()> {
+        self.spawn_worker_with(entities, false, lease_ttl).await
+    }
+
+    /// Starts a worker consuming `entities`, and archiving dead letters if `archive`.
+    pub async fn spawn_worker_with(
+        &mut self,
+        entities: &[Entity],
+        archive: bool,
+        lease_ttl: Duration,
+    ) -> anyhow::Result<()> {
         let owner = crate::unique_name("w");
         let ctx = self.worker_context(&owner, lease_ttl);
         let connection_name = format!("{owner}-consumer");
@@ -147,7 +157,7 @@ impl Stack {
         let entities = entities.to_vec();
         let stop = shutdown.clone();
         let task = tokio::spawn(async move {
-            hris_worker::run(ctx, connector, entities, tuning, stop).await;
+            hris_worker::run(ctx, connector, entities, archive, tuning, stop).await;
             let _ = connection.await;
             let _ = publisher_connection.await;
         });

@@ -54,6 +54,17 @@ pub struct ConsumerConfig {
     /// In-process retries of a retryable failure before the delay queues.
     pub in_process_retries: usize,
     pub in_process_max_delay: Duration,
+    pub on_failure: OnFailure,
+}
+
+/// What a failure that outlasts the in-process retries leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFailure {
+    /// The retry policy: a delay-queue trip or a dead letter.
+    RetryOrDeadLetter,
+    /// Back to the queue after a pause. For the dead-letter archiver: its
+    /// messages have nowhere further to go, and must never be lost.
+    Requeue { pause: Duration },
 }
 
 impl ConsumerConfig {
@@ -66,6 +77,7 @@ impl ConsumerConfig {
             policy,
             in_process_retries: 2,
             in_process_max_delay: Duration::from_secs(2),
+            on_failure: OnFailure::RetryOrDeadLetter,
         }
     }
 }
@@ -229,6 +241,17 @@ impl<H: Handler> Consumer<H> {
         acker: &lapin::Acker,
         failure: Failure,
     ) -> Result<(), lapin::Error> {
+        if let OnFailure::Requeue { pause } = self.config.on_failure {
+            tracing::warn!(queue = %self.config.queue, failure = %failure, ?pause, "requeueing after a pause");
+            tokio::time::sleep(pause).await;
+            return acker
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    ..BasicNackOptions::default()
+                })
+                .await
+                .map(|_| ());
+        }
         let now = chrono::Utc::now();
         let unit = rand::random::<f64>() * 2.0 - 1.0;
         let decision =

@@ -140,3 +140,66 @@ impl Incoming {
         headers
     }
 }
+
+impl Incoming {
+    /// The headers as JSON, for the archive (strings stay strings, numbers
+    /// numbers; the broker's `x-death` tables become objects).
+    pub fn headers_json(&self) -> serde_json::Value {
+        match self.headers() {
+            Some(table) => table_json(table),
+            None => serde_json::Value::Object(serde_json::Map::new()),
+        }
+    }
+
+    /// The broker's own dead-lettering record (`x-death`), first entry: reason
+    /// (`rejected`, `delivery_limit`, `expired`) and the queue it left.
+    pub fn x_death(&self) -> Option<(String, String)> {
+        let AMQPValue::FieldArray(deaths) = self.header("x-death")? else {
+            return None;
+        };
+        let AMQPValue::FieldTable(first) = deaths.as_slice().first()? else {
+            return None;
+        };
+        let text = |k: &str| match first.inner().get(k) {
+            Some(AMQPValue::LongString(s)) => {
+                Some(String::from_utf8_lossy(s.as_bytes()).into_owned())
+            }
+            Some(AMQPValue::ShortString(s)) => Some(s.as_str().to_owned()),
+            _ => None,
+        };
+        Some((text("reason")?, text("queue").unwrap_or_default()))
+    }
+}
+
+fn table_json(table: &FieldTable) -> serde_json::Value {
+    serde_json::Value::Object(
+        table
+            .inner()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), value_json(v)))
+            .collect(),
+    )
+}
+
+fn value_json(value: &AMQPValue) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        AMQPValue::Boolean(b) => Value::from(*b),
+        AMQPValue::ShortShortInt(n) => Value::from(*n),
+        AMQPValue::ShortShortUInt(n) => Value::from(*n),
+        AMQPValue::ShortInt(n) => Value::from(*n),
+        AMQPValue::ShortUInt(n) => Value::from(*n),
+        AMQPValue::LongInt(n) => Value::from(*n),
+        AMQPValue::LongUInt(n) => Value::from(*n),
+        AMQPValue::LongLongInt(n) => Value::from(*n),
+        AMQPValue::Float(f) => Value::from(*f),
+        AMQPValue::Double(f) => Value::from(*f),
+        AMQPValue::ShortString(s) => Value::from(s.as_str()),
+        AMQPValue::LongString(s) => Value::from(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+        AMQPValue::FieldArray(a) => Value::Array(a.as_slice().iter().map(value_json).collect()),
+        AMQPValue::FieldTable(t) => table_json(t),
+        AMQPValue::Timestamp(t) => Value::from(*t),
+        AMQPValue::Void => Value::Null,
+        other => Value::from(format!("{other:?}")),
+    }
+}

@@ -14,7 +14,7 @@ pub mod retry;
 pub mod topology;
 
 pub use connection::{AmqpConfig, Connector};
-pub use consumer::{Consumer, ConsumerConfig, Handler};
+pub use consumer::{Consumer, ConsumerConfig, Handler, OnFailure};
 pub use envelope::{Entity, Envelope, SyncKind, Trigger};
 pub use error::BusError;
 pub use failure::{Failure, FailureClass};

@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod output;
 
 use clap::{Parser, Subcommand};
 
@@ -59,8 +60,23 @@ enum Command {
         #[arg(long)]
         tenant: String,
     },
-    /// On-call's dead-letter tools.
-    Dlq,
+    /// On-call's dead-letter tools: list, show, replay, purge.
+    Dlq {
+        #[command(subcommand)]
+        command: commands::dlq::DlqCommand,
+    },
+    /// One user's current state, the history of each synced field, and related dead letters.
+    Explain {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[arg(long)]
+        tenant: String,
+        /// Kombo employee id or email.
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// The Kombo simulator (API and signed webhooks).
     Sim(SimArgs),
 }
@@ -84,7 +100,13 @@ async fn main() -> std::process::ExitCode {
         Command::Scheduler => not_yet("scheduler"),
         Command::All => not_yet("all"),
         Command::ImportAll { .. } => not_yet("import-all"),
-        Command::Dlq => not_yet("dlq"),
+        Command::Dlq { command } => commands::dlq::run(command).await,
+        Command::Explain {
+            db,
+            tenant,
+            user,
+            json,
+        } => commands::explain::run(db, tenant, user, json).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

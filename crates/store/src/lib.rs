@@ -3,7 +3,9 @@
 
 pub mod absences;
 pub mod apply;
+pub mod dead_letters;
 pub mod error;
+pub mod explain;
 pub mod integrations;
 pub mod locations;
 pub mod migrate;
@@ -15,9 +17,10 @@ pub mod tenants;
 pub mod users;
 
 pub use apply::{ApplyContext, PageStats};
+pub use dead_letters::{DeadLetter, DeadLetterFilter, DeadLetterGroup, NewDeadLetter};
 pub use error::StoreError;
 pub use integrations::Link;
 pub use migrate::migrate;
 pub use pool::{Store, connect};
-pub use sync_state::{Claim, FetchKind, Lease, Orphan};
+pub use sync_state::{Claim, FetchKind, FetchStatus, Lease, Orphan};
 pub use tenants::{Tenant, TenantSettings};

@@ -69,10 +69,51 @@ pub struct Orphan {
     pub requested_at: DateTime<Utc>,
 }
 
+/// Where one tenant's entity stands (for `tenant status`, `dlq show`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FetchStatus {
+    pub entity: String,
+    pub watermark: Option<DateTime<Utc>>,
+    pub last_fetch_started_at: Option<DateTime<Utc>>,
+    pub last_incremental_at: Option<DateTime<Utc>>,
+    pub last_full_at: Option<DateTime<Utc>>,
+    pub fetching: bool,
+    pub rerun_requested: Option<String>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+}
+
 /// Clock skew allowed between the receiver's `received_at` and the database.
 const SKEW_MARGIN_SECS: f64 = 2.0;
 
 impl Store {
+    /// Every entity's fetch state of a tenant.
+    pub async fn fetch_status(&self, tenant_id: &str) -> Result<Vec<FetchStatus>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT entity, watermark, last_fetch_started_at, last_incremental_at, last_full_at,
+                        lease_owner IS NOT NULL AND lease_until > now(), rerun_requested, last_error, last_error_at
+                 FROM sync_state WHERE tenant_id = $1 ORDER BY entity",
+                &[&tenant_id],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| FetchStatus {
+                entity: r.get(0),
+                watermark: r.get(1),
+                last_fetch_started_at: r.get(2),
+                last_incremental_at: r.get(3),
+                last_full_at: r.get(4),
+                fetching: r.get(5),
+                rerun_requested: r.get(6),
+                last_error: r.get(7),
+                last_error_at: r.get(8),
+            })
+            .collect())
+    }
+
     pub async fn claim_fetch(
         &self,
         tenant_id: &str,

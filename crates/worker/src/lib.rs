@@ -3,6 +3,7 @@
 //! notifications left behind by a fetch that died.
 
 pub mod context;
+pub mod dead_letters;
 pub mod entity;
 pub mod failure;
 pub mod fetch;
@@ -11,7 +12,7 @@ pub mod sweeper;
 
 use std::sync::Arc;
 
-use hris_bus::{Connector, Consumer, ConsumerConfig, Entity, RetryPolicy};
+use hris_bus::{Connector, Consumer, ConsumerConfig, Entity, OnFailure, RetryPolicy};
 use tokio_util::sync::CancellationToken;
 
 pub use context::{SyncSettings, WorkerContext};
@@ -25,16 +26,36 @@ pub struct Tuning {
     pub shutdown_grace: std::time::Duration,
 }
 
-/// Consumes `entities` until `shutdown`; returns once in-flight work finished
+impl Tuning {
+    fn consumer(&self, queue: String) -> ConsumerConfig {
+        let mut config = ConsumerConfig::new(queue, self.policy.clone());
+        config.prefetch = self.prefetch;
+        config.concurrency = self.concurrency;
+        config.shutdown_grace = self.shutdown_grace;
+        config
+    }
+}
+
+/// Consumes `entities` (and the dead-letter queue when `archive_dead_letters`) until `shutdown`; returns once in-flight work finished
 /// (or the grace period ran out).
 pub async fn run(
     ctx: WorkerContext,
     connector: Arc<Connector>,
     entities: Vec<Entity>,
+    archive_dead_letters: bool,
     tuning: Tuning,
     shutdown: CancellationToken,
 ) {
     let mut tasks = tokio::task::JoinSet::new();
+    if archive_dead_letters {
+        let mut config = tuning.consumer(connector.topology().dead_letter_queue());
+        config.on_failure = OnFailure::Requeue {
+            pause: std::time::Duration::from_secs(1),
+        };
+        let handler = dead_letters::DeadLetterArchiver { ctx: ctx.clone() };
+        let consumer = Consumer::new(config, connector.clone(), handler);
+        tasks.spawn(consumer.run(shutdown.clone()));
+    }
     for entity in &entities {
         let mut config =
             ConsumerConfig::new(connector.topology().queue(*entity), tuning.policy.clone());

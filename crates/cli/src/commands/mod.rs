@@ -1,3 +1,5 @@
+pub mod dlq;
+pub mod explain;
 pub mod migrate;
 pub mod receiver;
 pub mod sim;

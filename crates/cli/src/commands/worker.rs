@@ -7,13 +7,18 @@ use tokio_util::sync::CancellationToken;
 
 use crate::args::{AmqpArgs, DatabaseArgs, KomboArgs, WorkerArgs};
 
-/// Which queues `--entity` names.
-pub fn entities(name: &str) -> anyhow::Result<Vec<Entity>> {
-    if name == "all" {
-        return Ok(Entity::ALL.to_vec());
+/// Which queues `--entity` names, and whether dead letters are archived here.
+pub fn entities(name: &str) -> anyhow::Result<(Vec<Entity>, bool)> {
+    match name {
+        "all" => Ok((Entity::ALL.to_vec(), true)),
+        "dead-letters" => Ok((Vec::new(), true)),
+        _ => {
+            let entity: Entity = name
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("{e}; or dead-letters, or all"))?;
+            Ok((vec![entity], false))
+        }
     }
-    let entity: Entity = name.parse().map_err(|e: String| anyhow::anyhow!(e))?;
-    Ok(vec![entity])
 }
 
 /// The pieces a worker process runs on, built from the environment.
@@ -70,7 +75,7 @@ pub async fn run(
     kombo: KomboArgs,
     args: WorkerArgs,
 ) -> anyhow::Result<()> {
-    let entities = entities(&entity)?;
+    let (entities, archive) = entities(&entity)?;
     let setup = setup(&db, &amqp, &kombo, &args, &format!("worker {entity}"))?;
     setup
         .ctx
@@ -85,6 +90,7 @@ pub async fn run(
         setup.ctx,
         setup.connector.clone(),
         entities,
+        archive,
         setup.tuning,
         consumers.clone(),
     ));

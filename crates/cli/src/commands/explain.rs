@@ -1,0 +1,130 @@
+//! `hris-sync explain`: one user's state, the history of each synced field,
+//! and the dead letters that may concern them.
+
+use hris_store::{DeadLetterFilter, Store};
+use serde_json::json;
+
+use crate::args::DatabaseArgs;
+use crate::output::when;
+
+pub async fn run(db: DatabaseArgs, tenant: String, user: String, json: bool) -> anyhow::Result<()> {
+    let store: Store = db.store()?;
+    let state = store.find_user(&tenant, &user).await?;
+    let history = store.history(&tenant, "user", &state.kombo_id).await?;
+    // Dead letters are per fetch, not per person: those of the tenant's
+    // employee sync that are still pending may hold this user's latest change.
+    let dead = store
+        .dead_letters(
+            &DeadLetterFilter {
+                tenant_id: Some(tenant.clone()),
+                entity: Some("employees".into()),
+                state: Some("pending".into()),
+                ..DeadLetterFilter::default()
+            },
+            50,
+        )
+        .await?;
+    if json {
+        let out = json!({ "user": state, "history": history, "dead_letters": dead });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!(
+        "user {} (Kombo {}) of tenant {tenant}",
+        state.id, state.kombo_id
+    );
+    println!(
+        "  status        {}{}",
+        state.status,
+        state
+            .deactivation_reason
+            .as_deref()
+            .map(|r| format!(" — {r}"))
+            .unwrap_or_default()
+    );
+    println!(
+        "  name          {} {}",
+        state.first_name.as_deref().unwrap_or(""),
+        state.last_name.as_deref().unwrap_or("")
+    );
+    println!(
+        "  email         {} ({})",
+        state.email.as_deref().unwrap_or("-"),
+        state.email_status
+    );
+    println!(
+        "  job title     {}",
+        state.job_title.as_deref().unwrap_or("-")
+    );
+    println!(
+        "  HR status     {}",
+        state.employment_status.as_deref().unwrap_or("-")
+    );
+    println!(
+        "  hire / leave  {} / {}",
+        opt(state.hire_date),
+        opt(state.leave_date)
+    );
+    println!(
+        "  manager       {}",
+        state.manager_kombo_id.as_deref().unwrap_or("-")
+    );
+    println!(
+        "  team          {}",
+        state.primary_team.as_deref().unwrap_or("-")
+    );
+    println!(
+        "  location      {}",
+        state.location.as_deref().unwrap_or("-")
+    );
+    println!("  deleted in HR {}", when(state.remote_deleted_at));
+    println!(
+        "  last change   {} (Kombo changed_at {})",
+        when(Some(state.updated_at)),
+        when(state.kombo_changed_at)
+    );
+    println!("\nhistory ({} changes, oldest first):", history.len());
+    for h in &history {
+        println!(
+            "  {}  {:<20} {} → {}   [{}{}]",
+            when(Some(h.changed_at)),
+            h.field,
+            show(&h.old_value),
+            show(&h.new_value),
+            h.sync_run.as_deref().unwrap_or("-"),
+            h.cause_event_id
+                .as_deref()
+                .map(|e| format!(", event {e}"))
+                .unwrap_or_default()
+        );
+    }
+    if dead.is_empty() {
+        println!("\nno pending dead letters for this tenant's employee sync");
+    } else {
+        println!(
+            "\npending dead letters of this tenant's employee sync (may hold this user's latest change):"
+        );
+        for d in &dead {
+            println!(
+                "  {:>6}  {}  {}  {}",
+                d.id,
+                when(Some(d.archived_at)),
+                d.letter.error_class,
+                d.letter.error_code.as_deref().unwrap_or(&d.letter.reason)
+            );
+        }
+    }
+    Ok(())
+}
+
+fn opt(d: Option<chrono::NaiveDate>) -> String {
+    d.map(|d| d.to_string()).unwrap_or_else(|| "-".to_owned())
+}
+
+fn show(v: &Option<serde_json::Value>) -> String {
+    match v {
+        None | Some(serde_json::Value::Null) => "∅".to_owned(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}

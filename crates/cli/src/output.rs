@@ -1,0 +1,78 @@
+//! Output shared by the on-call commands: progress that suits where it is
+//! shown (a bar on a terminal, plain lines in a log), and time filters.
+
+use std::io::IsTerminal;
+
+use chrono::{DateTime, Utc};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Progress over `total` items: a bar on a terminal, a line every 10 % otherwise.
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    total: u64,
+    done: u64,
+    label: &'static str,
+}
+
+impl Progress {
+    pub fn new(total: u64, label: &'static str) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(total);
+            if let Ok(style) =
+                ProgressStyle::with_template("{spinner} {msg} [{bar:40}] {pos}/{len} ({eta})")
+            {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_message(label);
+            bar
+        });
+        Self {
+            bar,
+            total,
+            done: 0,
+            label,
+        }
+    }
+
+    pub fn inc(&mut self) {
+        self.done += 1;
+        match &self.bar {
+            Some(bar) => bar.inc(1),
+            None => {
+                let step = (self.total / 10).max(1);
+                if self.done.is_multiple_of(step) || self.done == self.total {
+                    eprintln!("{}: {}/{}", self.label, self.done, self.total);
+                }
+            }
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// `2026-11-01T00:00:00Z`, or a span back from now: `90m`, `24h`, `7d`.
+pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let (number, unit) = s.split_at(s.len().saturating_sub(1));
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("{s:?}: an RFC 3339 time or a span like 90m, 24h, 7d"))?;
+    let span = match unit {
+        "m" => chrono::Duration::minutes(n),
+        "h" => chrono::Duration::hours(n),
+        "d" => chrono::Duration::days(n),
+        _ => return Err(format!("{s:?}: the unit is m, h or d")),
+    };
+    Ok(Utc::now() - span)
+}
+
+pub fn when(t: Option<DateTime<Utc>>) -> String {
+    t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_else(|| "-".to_owned())
+}
