@@ -7,7 +7,6 @@ use chrono::{NaiveDate, Utc};
 use futures::TryStreamExt;
 use hris_kombo::records::Employee;
 use hris_kombo::{Endpoint, ListQuery};
-use hris_mapping::dates::today_in;
 use hris_mapping::map_employee;
 
 use crate::stack::Stack;
@@ -106,7 +105,7 @@ pub async fn mismatches(
 ) -> anyhow::Result<Vec<String>> {
     let tenant = stack.store.tenant(tenant_id).await?;
     let policy = hris_worker::fetch::policy_of(&tenant);
-    let today = today_in(policy.time_zone, Utc::now());
+    let now = Utc::now();
     let stored = users(stack, tenant_id).await?;
     let employees = employees(stack, integration).await?;
     let mut out = Vec::new();
@@ -121,7 +120,7 @@ pub async fn mismatches(
         if out.len() >= limit {
             break;
         }
-        let m = map_employee(e, &policy, today);
+        let m = map_employee(e, &policy, now);
         let u = &m.user;
         let Some(row) = stored.get(&u.kombo_id) else {
             out.push(format!("{} missing", u.kombo_id));

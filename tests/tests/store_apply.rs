@@ -1,7 +1,7 @@
 //! Page writes on a real database, without a broker: snapshot order, late
 //! references, manual memberships.
 
-use chrono::{NaiveDate, Utc};
+use chrono::Utc;
 use hris_e2e::TestDb;
 use hris_kombo::records::{EmbeddedGroup, Employee};
 use hris_mapping::{TenantPolicy, map_employee};
@@ -15,6 +15,7 @@ fn ctx() -> ApplyContext {
         cause_event_id: Some("E".into()),
         sync_run_id: None,
         fetched_at: Utc::now(),
+        track_seen: false,
     }
 }
 
@@ -37,10 +38,10 @@ fn employee(id: &str, title: &str, changed_at: &str) -> Employee {
 }
 
 async fn apply(store: &Store, employees: &[Employee]) -> anyhow::Result<hris_store::PageStats> {
-    let today = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap_or_default();
+    let now = Utc::now();
     let page = employees
         .iter()
-        .map(|e| map_employee(e, &TenantPolicy::default(), today))
+        .map(|e| map_employee(e, &TenantPolicy::default(), now))
         .collect();
     Ok(store.apply_users(&ctx(), page).await?)
 }

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use crate::dates::{date_part, timestamp};
 use crate::diff::{Fields, json};
 use crate::email::{EmailStatus, normalise};
+use crate::lifecycle::{deactivate_at, invite_at};
 use crate::org::{LegalEntityFields, LocationFields, TeamFields, deleted_at};
 use crate::policy::{Scope, TenantPolicy};
 
@@ -106,6 +107,10 @@ pub struct MappedUser {
     pub user: UserFields,
     /// Kombo's `changed_at`: orders snapshots of the same record.
     pub changed_at: Option<DateTime<Utc>>,
+    /// When a future leaver is to be deactivated (end of the leave day).
+    pub deactivate_at: Option<DateTime<Utc>>,
+    /// When to invite the user, per the tenant's policy.
+    pub invite_at: Option<DateTime<Utc>>,
     /// Every group the employee is in: the `hris` team memberships.
     pub team_kombo_ids: Vec<String>,
     pub embedded_teams: Vec<TeamFields>,
@@ -113,17 +118,20 @@ pub struct MappedUser {
     pub embedded_legal_entity: Option<LegalEntityFields>,
 }
 
-/// Maps one employee. `today` is the current date in the tenant's time zone.
-pub fn map_employee(employee: &Employee, policy: &TenantPolicy, today: NaiveDate) -> MappedUser {
+/// Maps one employee as of `now`.
+pub fn map_employee(employee: &Employee, policy: &TenantPolicy, now: DateTime<Utc>) -> MappedUser {
+    let tz = policy.time_zone;
     let (email, email_status) = normalise(employee.work_email.as_deref());
     let leave_date = date_part(employee.termination_date.as_deref());
     let remote_deleted_at = deleted_at(employee.remote_deleted_at.as_deref());
+    let deactivate_at = leave_date.map(|d| deactivate_at(d, tz));
     let deactivation_reason = deactivation_reason(
         remote_deleted_at.is_some(),
         employee.employment_status.as_deref(),
-        leave_date,
-        today,
+        deactivate_at,
+        now,
     );
+    let hire_date = date_part(employee.start_date.as_deref());
     let groups = unique_groups(&employee.groups, &employee.teams);
     let with_scope = |scope: Scope, value: Option<String>| value.filter(|_| policy.has(scope));
     let location = employee
@@ -147,7 +155,7 @@ pub fn map_employee(employee: &Employee, policy: &TenantPolicy, today: NaiveDate
         email,
         email_status,
         job_title: employee.job_title.clone(),
-        hire_date: date_part(employee.start_date.as_deref()),
+        hire_date,
         leave_date,
         status: if deactivation_reason.is_some() {
             UserStatus::Deactivated
@@ -170,6 +178,8 @@ pub fn map_employee(employee: &Employee, policy: &TenantPolicy, today: NaiveDate
     };
     MappedUser {
         changed_at: timestamp(Some(&employee.changed_at)),
+        deactivate_at,
+        invite_at: invite_at(policy.invite, hire_date, tz, now),
         team_kombo_ids: groups.iter().map(|g| g.id.clone()).collect(),
         embedded_teams: groups.iter().map(|g| TeamFields::embedded(g)).collect(),
         embedded_location: employee
@@ -188,19 +198,19 @@ pub fn map_employee(employee: &Employee, policy: &TenantPolicy, today: NaiveDate
     }
 }
 
-/// Deleted upstream, INACTIVE, or past the leave date deactivates; ACTIVE, LEAVE,
-/// PENDING and any unknown string keep the user active.
+/// Deleted upstream, INACTIVE, or past the end of the leave day deactivates;
+/// ACTIVE, LEAVE, PENDING and any unknown string keep the user active.
 pub fn deactivation_reason(
     deleted: bool,
     employment_status: Option<&str>,
-    leave_date: Option<NaiveDate>,
-    today: NaiveDate,
+    deactivate_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
 ) -> Option<&'static str> {
     if deleted {
         Some(reason::DELETED_UPSTREAM)
     } else if employment_status.is_some_and(|s| s.eq_ignore_ascii_case("INACTIVE")) {
         Some(reason::INACTIVE)
-    } else if leave_date.is_some_and(|d| d <= today) {
+    } else if deactivate_at.is_some_and(|at| at <= now) {
         Some(reason::LEFT)
     } else {
         None

@@ -2,8 +2,11 @@ use super::*;
 use hris_kombo::records::{EmbeddedLegalEntity, Location};
 use proptest::prelude::*;
 
-fn today() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 6, 15).expect("valid")
+/// Noon UTC on 2026-06-15.
+fn today() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-06-15T12:00:00Z")
+        .expect("valid")
+        .with_timezone(&Utc)
 }
 
 fn ada() -> Employee {
@@ -124,7 +127,13 @@ fn statuses_and_dates_decide_activation() {
     let future = map_employee(&e, &policy, today()).user;
     assert_eq!(future.status, UserStatus::Active);
     assert_eq!(future.leave_date, NaiveDate::from_ymd_opt(2026, 6, 16));
+    // The leave day itself: active until its end in the tenant's zone.
     e.termination_date = Some("2026-06-15".into());
+    assert_eq!(
+        map_employee(&e, &policy, today()).user.status,
+        UserStatus::Active
+    );
+    e.termination_date = Some("2026-06-14".into());
     let u = map_employee(&e, &policy, today()).user;
     assert_eq!(u.status, UserStatus::Deactivated);
     assert_eq!(u.deactivation_reason.as_deref(), Some(reason::LEFT));

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use chrono_tz::Tz;
 
+use crate::lifecycle::InvitePolicy;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Scope {
     WorkLocation,
@@ -35,6 +37,7 @@ pub struct TenantPolicy {
     /// Kombo custom-field key → platform key. Empty: keep every field as named.
     pub custom_field_mapping: BTreeMap<String, String>,
     pub time_zone: Tz,
+    pub invite: InvitePolicy,
 }
 
 impl Default for TenantPolicy {
@@ -44,6 +47,7 @@ impl Default for TenantPolicy {
             primary_team_group_types: vec!["TEAM".into(), "DEPARTMENT".into()],
             custom_field_mapping: BTreeMap::new(),
             time_zone: Tz::UTC,
+            invite: InvitePolicy::OnStartDate,
         }
     }
 }
@@ -70,7 +74,13 @@ impl TenantPolicy {
             primary_team_group_types: primary_team_group_types.to_vec(),
             custom_field_mapping,
             time_zone: time_zone.parse().unwrap_or(Tz::UTC),
+            invite: InvitePolicy::OnStartDate,
         }
+    }
+
+    pub fn with_invite(mut self, invite: InvitePolicy) -> Self {
+        self.invite = invite;
+        self
     }
 
     pub fn has(&self, scope: Scope) -> bool {

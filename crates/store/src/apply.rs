@@ -23,6 +23,8 @@ pub struct ApplyContext {
     pub sync_run_id: Option<Uuid>,
     /// When the page was read from Kombo.
     pub fetched_at: DateTime<Utc>,
+    /// A full listing: remember every id seen, to find what vanished.
+    pub track_seen: bool,
 }
 
 /// Counters of one page or run.

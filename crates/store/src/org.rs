@@ -214,6 +214,7 @@ impl Store {
             let logged: Vec<RecordChanges> = writes.into_iter().map(|(_, c)| c).collect();
             log_changes(&tx, ctx, "team", &logged).await?;
         }
+        crate::full_sync::mark_seen(&tx, ctx, page.iter().map(|r| r.kombo_id.as_str())).await?;
         crate::runs::add_page(&tx, ctx.sync_run_id, &stats).await?;
         tx.commit().await?;
         Ok(stats)

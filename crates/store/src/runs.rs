@@ -39,8 +39,11 @@ impl Store {
         let client = self.client().await?;
         client
             .execute(
-                "INSERT INTO sync_runs (id, parent_id, tenant_id, entity, kind, trigger, dry_run)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+                "INSERT INTO sync_runs (id, parent_id, tenant_id, entity, kind, trigger, dry_run, active_at_start)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7,
+                    CASE WHEN $4 = 'employees' THEN
+                        (SELECT count(*) FROM users WHERE tenant_id = $3 AND status = 'active')::int END)
+                 ON CONFLICT (id) DO NOTHING",
                 &[
                     &id, &parent_id, &tenant_id, &entity, &kind, &trigger, &dry_run,
                 ],

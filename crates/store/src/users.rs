@@ -4,61 +4,21 @@
 //! a newer one; only `hris` memberships change; manager, team and location
 //! references resolve as soon as both sides exist, in whichever order they came.
 
-use std::collections::{BTreeMap, HashMap};
-
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::GenericClient;
-use hris_mapping::email::EmailStatus;
+use hris_mapping::UserFields;
 use hris_mapping::employee::MappedUser;
-use hris_mapping::{UserFields, UserStatus, diff};
 use serde_json::Value;
 
-use crate::apply::{ApplyContext, PageStats, RecordChanges, fence, is_stale, log_changes};
+use crate::apply::{ApplyContext, PageStats, RecordChanges, fence, log_changes};
 use crate::org::{upsert_stub_legal_entities, upsert_stub_locations, upsert_stub_teams};
+use crate::user_plan::{load_stored, newest_per_id, plan_users};
 use crate::{Store, StoreError};
 
-const USER_COLUMNS: &str = "kombo_id, remote_id, employee_number, first_name, last_name, email, email_status, \
+pub(crate) const USER_COLUMNS: &str = "kombo_id, remote_id, employee_number, first_name, last_name, email, email_status, \
     job_title, hire_date, leave_date, status, employment_status, deactivation_reason, manager_kombo_id, \
     primary_team_kombo_id, location_kombo_id, legal_entity_kombo_id, employment_type, avatar_url, \
     custom_fields, remote_deleted_at, hris_team_kombo_ids, kombo_changed_at";
-
-/// A stored user as the mapping sees it, plus its snapshot time.
-struct Stored {
-    fields: UserFields,
-    teams: Vec<String>,
-    changed_at: Option<DateTime<Utc>>,
-}
-
-fn stored_from_row(row: &tokio_postgres::Row) -> Stored {
-    let teams: Value = row.get(21);
-    Stored {
-        fields: UserFields {
-            kombo_id: row.get(0),
-            remote_id: row.get(1),
-            employee_number: row.get(2),
-            first_name: row.get(3),
-            last_name: row.get(4),
-            email: row.get(5),
-            email_status: EmailStatus::parse(row.get(6)),
-            job_title: row.get(7),
-            hire_date: row.get(8),
-            leave_date: row.get(9),
-            status: UserStatus::parse(row.get(10)),
-            employment_status: row.get(11),
-            deactivation_reason: row.get(12),
-            manager_kombo_id: row.get(13),
-            primary_team_kombo_id: row.get(14),
-            location_kombo_id: row.get(15),
-            legal_entity_kombo_id: row.get(16),
-            employment_type: row.get(17),
-            avatar_url: row.get(18),
-            custom_fields: row.get(19),
-            remote_deleted_at: row.get(20),
-        },
-        teams: serde_json::from_value(teams).unwrap_or_default(),
-        changed_at: row.get(22),
-    }
-}
 
 /// Column arrays for one UNNEST upsert.
 #[derive(Default)]
@@ -86,10 +46,18 @@ struct Batch {
     remote_deleted_at: Vec<Option<DateTime<Utc>>>,
     teams: Vec<Value>,
     changed_at: Vec<Option<DateTime<Utc>>>,
+    deactivate_at: Vec<Option<DateTime<Utc>>>,
 }
 
 impl Batch {
-    fn push(&mut self, u: &UserFields, teams: &[String], changed_at: Option<DateTime<Utc>>) {
+    fn push(
+        &mut self,
+        u: &UserFields,
+        teams: &[String],
+        changed_at: Option<DateTime<Utc>>,
+        deactivate_at: Option<DateTime<Utc>>,
+    ) {
+        self.deactivate_at.push(deactivate_at);
         self.kombo_id.push(u.kombo_id.clone());
         self.remote_id.push(u.remote_id.clone());
         self.employee_number.push(u.employee_number.clone());
@@ -141,67 +109,23 @@ impl Store {
         )
         .await?;
 
-        let ids: Vec<&str> = page.iter().map(|m| m.user.kombo_id.as_str()).collect();
-        let stored: HashMap<String, Stored> = tx
-            .query(
-                &format!("SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND kombo_id = ANY($2) FOR UPDATE"),
-                &[&ctx.tenant_id, &ids],
-            )
-            .await?
-            .iter()
-            .map(stored_from_row)
-            .map(|s| (s.fields.kombo_id.clone(), s))
-            .collect();
-
-        let mut stats = PageStats::default();
+        let stored = load_stored(&tx, &ctx.tenant_id, &page, true).await?;
+        let mut plan = plan_users(&stored, &page);
+        crate::lifecycle::guard_page(&tx, ctx, &mut plan).await?;
+        let mut stats = plan.stats;
         let mut batch = Batch::default();
-        let mut logged = Vec::new();
-        let mut membership_changed = Vec::new();
-        for mapped in &page {
-            let mut teams = mapped.team_kombo_ids.clone();
-            teams.sort();
-            let old = stored.get(&mapped.user.kombo_id);
-            if old.is_some_and(|o| is_stale(o.changed_at, mapped.changed_at)) {
-                stats.unchanged += 1;
-                continue;
-            }
-            let mut changes = diff(old.map(|o| &o.fields), &mapped.user);
-            let old_teams = old.map(|o| o.teams.clone());
-            if old_teams.as_ref() != Some(&teams) {
-                membership_changed.push(mapped.user.kombo_id.as_str());
-                if old_teams.is_some() || !teams.is_empty() {
-                    changes.push(hris_mapping::FieldChange {
-                        field: "teams",
-                        old: old_teams.map_or(Value::Null, Value::from),
-                        new: Value::from(teams.clone()),
-                    });
-                }
-            }
-            match old {
-                None => stats.created += 1,
-                Some(_) if changes.is_empty() => {
-                    stats.unchanged += 1;
-                    continue;
-                }
-                Some(o) => {
-                    stats.updated += 1;
-                    if o.fields.status == UserStatus::Active
-                        && mapped.user.status == UserStatus::Deactivated
-                    {
-                        stats.deactivated += 1;
-                    }
-                }
-            }
-            batch.push(&mapped.user, &teams, mapped.changed_at);
-            logged.push(RecordChanges {
-                kombo_id: &mapped.user.kombo_id,
-                changes,
-            });
+        for w in &plan.writes {
+            batch.push(&w.user, &w.teams, w.changed_at, w.deactivate_at);
         }
-
         if !batch.kombo_id.is_empty() {
             upsert(&tx, ctx, &batch).await?;
-            sync_memberships(&tx, ctx, &membership_changed).await?;
+            let changed: Vec<&str> = plan
+                .writes
+                .iter()
+                .filter(|w| w.teams_changed)
+                .map(|w| w.user.kombo_id.as_str())
+                .collect();
+            sync_memberships(&tx, ctx, &changed).await?;
             resolve_references(&tx, &ctx.tenant_id, &batch.kombo_id).await?;
             // Absences synced before their employee point at them now.
             tx.execute(
@@ -211,27 +135,25 @@ impl Store {
                 &[&ctx.tenant_id, &batch.kombo_id],
             )
             .await?;
+            crate::lifecycle::schedule_invitations(&tx, ctx, &plan.writes).await?;
+            crate::lifecycle::hold(&tx, ctx, &plan.held).await?;
+            let logged: Vec<RecordChanges> = plan
+                .writes
+                .iter()
+                .map(|w| RecordChanges {
+                    kombo_id: &w.user.kombo_id,
+                    changes: w.changes.clone(),
+                })
+                .collect();
             log_changes(&tx, ctx, "user", &logged).await?;
         }
+        crate::full_sync::mark_seen(&tx, ctx, page.iter().map(|m| m.user.kombo_id.as_str()))
+            .await?;
+        stats.held = plan.held.len() as u32;
         crate::runs::add_page(&tx, ctx.sync_run_id, &stats).await?;
         tx.commit().await?;
         Ok(stats)
     }
-}
-
-/// A page may hold the same employee twice (a cursor shifted by a concurrent
-/// change): keep the newest snapshot.
-fn newest_per_id(page: Vec<MappedUser>) -> Vec<MappedUser> {
-    let mut by_id: BTreeMap<String, MappedUser> = BTreeMap::new();
-    for m in page {
-        match by_id.get(&m.user.kombo_id) {
-            Some(existing) if is_stale(existing.changed_at, m.changed_at) => {}
-            _ => {
-                by_id.insert(m.user.kombo_id.clone(), m);
-            }
-        }
-    }
-    by_id.into_values().collect()
 }
 
 async fn upsert(tx: &impl GenericClient, ctx: &ApplyContext, b: &Batch) -> Result<(), StoreError> {
@@ -240,11 +162,11 @@ async fn upsert(tx: &impl GenericClient, ctx: &ApplyContext, b: &Batch) -> Resul
             email_status, job_title, hire_date, leave_date, status, employment_status, deactivation_reason,
             manager_kombo_id, primary_team_kombo_id, location_kombo_id, legal_entity_kombo_id,
             employment_type, avatar_url, custom_fields, remote_deleted_at, hris_team_kombo_ids,
-            kombo_changed_at, fetched_at)
+            kombo_changed_at, deactivate_at, fetched_at)
          SELECT $1, r.*, $25 FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
             $7::text[], $8::text[], $9::text[], $10::date[], $11::date[], $12::text[], $13::text[],
             $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[],
-            $21::jsonb[], $22::timestamptz[], $23::jsonb[], $24::timestamptz[]) AS r
+            $21::jsonb[], $22::timestamptz[], $23::jsonb[], $24::timestamptz[], $26::timestamptz[]) AS r
          ON CONFLICT (tenant_id, kombo_id) DO UPDATE SET
             remote_id = EXCLUDED.remote_id, employee_number = EXCLUDED.employee_number,
             first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name, email = EXCLUDED.email,
@@ -259,14 +181,14 @@ async fn upsert(tx: &impl GenericClient, ctx: &ApplyContext, b: &Batch) -> Resul
             employment_type = EXCLUDED.employment_type, avatar_url = EXCLUDED.avatar_url,
             custom_fields = EXCLUDED.custom_fields, remote_deleted_at = EXCLUDED.remote_deleted_at,
             hris_team_kombo_ids = EXCLUDED.hris_team_kombo_ids,
-            kombo_changed_at = EXCLUDED.kombo_changed_at, fetched_at = EXCLUDED.fetched_at,
-            updated_at = now()",
+            kombo_changed_at = EXCLUDED.kombo_changed_at, deactivate_at = EXCLUDED.deactivate_at,
+            fetched_at = EXCLUDED.fetched_at, updated_at = now()",
         &[
             &ctx.tenant_id, &b.kombo_id, &b.remote_id, &b.employee_number, &b.first_name,
             &b.last_name, &b.email, &b.email_status, &b.job_title, &b.hire_date, &b.leave_date,
             &b.status, &b.employment_status, &b.deactivation_reason, &b.manager, &b.team,
             &b.location, &b.legal_entity, &b.employment_type, &b.avatar_url, &b.custom_fields,
-            &b.remote_deleted_at, &b.teams, &b.changed_at, &ctx.fetched_at,
+            &b.remote_deleted_at, &b.teams, &b.changed_at, &ctx.fetched_at, &b.deactivate_at,
         ],
     )
     .await?;

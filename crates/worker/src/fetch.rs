@@ -8,7 +8,7 @@ use hris_bus::{Entity, Failure};
 use hris_kombo::records::{Absence, AbsenceType, Employee, Group, LegalEntity, Location, Record};
 use hris_kombo::{Endpoint, KomboError, ListQuery};
 use hris_mapping::absence::{AbsenceFields, AbsenceTypeFields};
-use hris_mapping::dates::today_in;
+use hris_mapping::lifecycle::InvitePolicy;
 use hris_mapping::org::{LegalEntityFields, LocationFields, TeamFields};
 use hris_mapping::{Scope, TenantPolicy, map_employee};
 use hris_store::{ApplyContext, FetchKind, Lease, StoreError, Tenant};
@@ -35,6 +35,7 @@ pub async fn run(
         cause_event_id: Some(event_id.to_owned()),
         sync_run_id: Some(run_id),
         fetched_at: Utc::now(),
+        track_seen: lease.kind == FetchKind::Full,
     };
     let query = ListQuery {
         updated_after: match lease.kind {
@@ -60,10 +61,17 @@ pub async fn run(
             Entity::Integrations => Err(Failure::poison("integrations are not fetched")),
         }
     };
-    tokio::select! {
+    let result = tokio::select! {
         result = work => result,
         lost = heartbeat(ctx, lease) => Err(lost),
+    };
+    if result.is_err() && lease.kind == FetchKind::Full {
+        // A partial listing marks nothing as vanished.
+        if let Err(e) = ctx.store.forget_full_listing(run_id).await {
+            tracing::warn!(error = %e, "could not drop a failed full sync's seen ids");
+        }
     }
+    result
 }
 
 /// Renews the lease every third of its life; returns only when it was lost.
@@ -88,6 +96,10 @@ pub fn policy_of(tenant: &Tenant) -> TenantPolicy {
         &s.custom_field_mapping,
         &s.time_zone,
     )
+    .with_invite(InvitePolicy::from_settings(
+        &s.invite_policy,
+        s.invite_days_before,
+    ))
 }
 
 struct Fetch<'a> {
@@ -106,6 +118,19 @@ impl Fetch<'_> {
         self.ctx
             .kombo
             .list::<T>(self.integration, endpoint, self.query.clone())
+    }
+
+    /// After a complete full listing: mark what it did not contain.
+    async fn finish(&self, table: &str) -> Result<(), Failure> {
+        if !self.apply.track_seen {
+            return Ok(());
+        }
+        self.ctx
+            .store
+            .finish_full_listing(&self.apply, table)
+            .await
+            .map(|_| ())
+            .map_err(|e| from_store(&e))
     }
 
     /// Feeds each page, in order, to `apply`, stamping when it was read.
@@ -145,14 +170,14 @@ impl Fetch<'_> {
         }
         let policy = &self.policy;
         self.pages(Endpoint::Employees, |ctx, page: Vec<Employee>| async move {
-            let today = today_in(policy.time_zone, Utc::now());
             let rows = page
                 .iter()
-                .map(|e| map_employee(e, policy, today))
+                .map(|e| map_employee(e, policy, Utc::now()))
                 .collect();
             store.apply_users(&ctx, rows).await.map(|_| ())
         })
-        .await
+        .await?;
+        self.finish("users").await
     }
 
     async fn teams(&self) -> Result<(), Failure> {
@@ -161,7 +186,8 @@ impl Fetch<'_> {
             let rows = page.iter().map(TeamFields::from_group).collect();
             store.apply_teams(&ctx, rows).await.map(|_| ())
         })
-        .await
+        .await?;
+        self.finish("teams").await
     }
 
     async fn locations(&self) -> Result<(), Failure> {
@@ -170,7 +196,8 @@ impl Fetch<'_> {
             let rows = page.iter().map(LocationFields::from_location).collect();
             store.apply_locations(&ctx, rows).await.map(|_| ())
         })
-        .await
+        .await?;
+        self.finish("locations").await
     }
 
     async fn absences(&self) -> Result<(), Failure> {
@@ -188,6 +215,7 @@ impl Fetch<'_> {
             let rows = page.iter().map(AbsenceFields::from_absence).collect();
             store.apply_absences(&ctx, rows).await.map(|_| ())
         })
-        .await
+        .await?;
+        self.finish("absences").await
     }
 }
