@@ -15,6 +15,8 @@ use tokio_util::sync::CancellationToken;
 
 pub const SECRET: &str = "test-webhook-secret";
 
+type AdminFactory = Box<dyn FnOnce(Arc<Connector>) -> Arc<hris_receiver::admin::Admin> + Send>;
+
 pub struct Receiver {
     pub addr: SocketAddr,
     pub prefix: String,
@@ -27,6 +29,33 @@ pub struct Receiver {
 impl Receiver {
     /// Starts a receiver against `amqp_url`, waiting (up to 10 s) for its connection.
     pub async fn start_with(amqp_url: &str, prefix: &str, wait: bool) -> anyhow::Result<Self> {
+        Self::start_full(amqp_url, prefix, wait, None).await
+    }
+
+    /// A receiver whose admin API is on (built from its own connector).
+    pub async fn start_admin(
+        prefix: &str,
+        token: &str,
+        ctx: impl FnOnce(Arc<Connector>) -> hris_worker::WorkerContext + Send + 'static,
+    ) -> anyhow::Result<Self> {
+        let token = token.to_owned();
+        Self::start_full(
+            &crate::amqp_url(),
+            prefix,
+            true,
+            Some(Box::new(move |c| {
+                Arc::new(hris_receiver::admin::Admin::new(&token, ctx(c)))
+            })),
+        )
+        .await
+    }
+
+    async fn start_full(
+        amqp_url: &str,
+        prefix: &str,
+        wait: bool,
+        admin: Option<AdminFactory>,
+    ) -> anyhow::Result<Self> {
         let connection_name = format!("receiver-{prefix}");
         let connector = Connector::new(
             AmqpConfig::new(amqp_url, connection_name.clone()),
@@ -47,6 +76,7 @@ impl Receiver {
             },
             publisher: Publisher::new(connector.clone()),
             metrics: hris_telemetry::metrics_handle(),
+            admin: admin.map(|make| make(connector.clone())),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;

@@ -61,6 +61,64 @@ pub enum TenantCommand {
         key: String,
         value: String,
     },
+    /// Asks Kombo for a connection link for the customer's admin and prints it.
+    Connect {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[command(flatten)]
+        kombo: KomboArgs,
+        #[arg(long)]
+        tenant: String,
+        /// The HR system: personio, workday, hibob, …
+        #[arg(long)]
+        tool: String,
+        #[arg(long)]
+        admin_email: String,
+    },
+    /// Stops syncing the tenant; its data is kept.
+    Disconnect {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Per entity: last incremental and full sync, watermark, lag, last error;
+    /// held changes and pending dead letters.
+    Status {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deactivations the mass-change guard holds for approval.
+    Held {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Applies every held change of the tenant.
+    Approve {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        actor: Option<String>,
+    },
+    /// Drops every held change of the tenant (the users stay active).
+    Reject {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        actor: Option<String>,
+    },
 }
 
 #[derive(Args, Clone, Debug)]
@@ -113,6 +171,9 @@ pub struct ReceiverArgs {
     /// Comma-separated webhook secrets; any one may sign (rotation).
     #[arg(long, env = "KOMBO_WEBHOOK_SECRETS", hide_env_values = true)]
     pub kombo_webhook_secrets: String,
+    /// Bearer token of the admin API (/admin/…); without it the admin API is off.
+    #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -124,7 +185,12 @@ pub struct KomboArgs {
         default_value = "https://api.kombo.dev/v1"
     )]
     pub kombo_api_url: String,
-    #[arg(long, env = "KOMBO_API_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "KOMBO_API_KEY",
+        hide_env_values = true,
+        default_value = ""
+    )]
     pub kombo_api_key: String,
     /// Timeout of one Kombo request, in seconds.
     #[arg(long, env = "KOMBO_TIMEOUT_SECS", default_value_t = 30)]
@@ -182,4 +248,17 @@ impl WorkerArgs {
             .map(std::time::Duration::from_secs_f64)
             .collect())
     }
+}
+
+/// What every role that consumes or publishes sync work is configured with.
+#[derive(Args, Clone, Debug)]
+pub struct RoleArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    #[command(flatten)]
+    pub amqp: AmqpArgs,
+    #[command(flatten)]
+    pub kombo: KomboArgs,
+    #[command(flatten)]
+    pub worker: WorkerArgs,
 }

@@ -8,7 +8,7 @@ mod output;
 use clap::{Parser, Subcommand};
 
 use crate::args::{
-    AmqpArgs, DatabaseArgs, KomboArgs, ReceiverArgs, SimArgs, TenantCommand, WorkerArgs,
+    AmqpArgs, DatabaseArgs, KomboArgs, ReceiverArgs, RoleArgs, SimArgs, TenantCommand,
 };
 
 #[derive(Parser)]
@@ -32,33 +32,52 @@ enum Command {
         amqp: AmqpArgs,
         #[command(flatten)]
         args: ReceiverArgs,
+        #[command(flatten)]
+        kombo: KomboArgs,
     },
     /// Consumes one entity's queue: employees, teams, locations, absences, integrations, dead-letters or all.
     Worker {
         #[arg(long)]
         entity: String,
         #[command(flatten)]
-        db: DatabaseArgs,
-        #[command(flatten)]
-        amqp: AmqpArgs,
-        #[command(flatten)]
-        kombo: KomboArgs,
-        #[command(flatten)]
-        worker: WorkerArgs,
+        role: RoleArgs,
     },
     /// Periodic full syncs, due invites and deactivations.
-    Scheduler,
+    Scheduler {
+        #[command(flatten)]
+        role: RoleArgs,
+        /// Seconds between two looks at what is due.
+        #[arg(long, env = "SCHEDULER_TICK_SECS", default_value_t = 10.0)]
+        tick_secs: f64,
+    },
     /// Receiver, every worker and the scheduler in one process (development, demo).
-    All,
+    All {
+        #[command(flatten)]
+        role: RoleArgs,
+        #[command(flatten)]
+        args: ReceiverArgs,
+        #[arg(long, env = "SCHEDULER_TICK_SECS", default_value_t = 10.0)]
+        tick_secs: f64,
+    },
     /// Registers and inspects tenants.
     Tenant {
         #[command(subcommand)]
         command: TenantCommand,
     },
-    /// The "Import all" button: a full sync of every entity now.
+    /// The "Import all" button: asks Kombo to refresh and fully syncs every entity now.
     ImportAll {
         #[arg(long)]
         tenant: String,
+        /// Print what would change, field by field (employees), and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Return once the sync is enqueued instead of following it.
+        #[arg(long)]
+        no_wait: bool,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        role: RoleArgs,
     },
     /// On-call's dead-letter tools: list, show, replay, purge.
     Dlq {
@@ -89,17 +108,21 @@ async fn main() -> std::process::ExitCode {
         Command::Migrate(db) => commands::migrate::run(db).await,
         Command::Tenant { command } => commands::tenant::run(command).await,
         Command::Sim(args) => commands::sim::run(args).await,
-        Command::Receiver { amqp, args } => commands::receiver::run(amqp, args).await,
-        Command::Worker {
-            entity,
-            db,
-            amqp,
-            kombo,
-            worker,
-        } => commands::worker::run(entity, db, amqp, kombo, worker).await,
-        Command::Scheduler => not_yet("scheduler"),
-        Command::All => not_yet("all"),
-        Command::ImportAll { .. } => not_yet("import-all"),
+        Command::Receiver { amqp, args, kombo } => commands::receiver::run(amqp, args, kombo).await,
+        Command::Worker { entity, role } => commands::worker::run(entity, role).await,
+        Command::Scheduler { role, tick_secs } => commands::scheduler::run(role, tick_secs).await,
+        Command::All {
+            role,
+            args,
+            tick_secs,
+        } => commands::all::run(role, args, tick_secs).await,
+        Command::ImportAll {
+            tenant,
+            dry_run,
+            no_wait,
+            json,
+            role,
+        } => commands::import_all::run(tenant, dry_run, !no_wait, json, role).await,
         Command::Dlq { command } => commands::dlq::run(command).await,
         Command::Explain {
             db,
@@ -115,8 +138,4 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
-}
-
-fn not_yet(command: &str) -> anyhow::Result<()> {
-    anyhow::bail!("`hris-sync {command}` is not built yet")
 }

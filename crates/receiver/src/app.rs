@@ -31,10 +31,13 @@ pub struct AppState {
     pub config: ReceiverConfig,
     pub publisher: Publisher,
     pub metrics: PrometheusHandle,
+    /// The admin API, when an `ADMIN_TOKEN` is configured.
+    pub admin: Option<Arc<crate::admin::Admin>>,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let admin = state.admin.clone();
+    let app = Router::new()
         .route("/webhooks/kombo", post(webhook))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
@@ -47,7 +50,11 @@ pub fn router(state: Arc<AppState>) -> Router {
             )
         })
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
-        .with_state(state)
+        .with_state(state);
+    match admin {
+        Some(admin) => app.merge(crate::admin::router(admin)),
+        None => app,
+    }
 }
 
 /// Serves until `shutdown`: then stops accepting and finishes in-flight requests.

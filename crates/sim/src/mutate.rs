@@ -43,7 +43,7 @@ pub enum Mutation {
         first_name: Option<String>,
         last_name: Option<String>,
     },
-    /// Termination `days_from_today` (≤ 0: in the past, the person has left).
+    /// Termination `days_from_today` (< 0: in the past, the person has left; 0: today is the last day).
     Terminate {
         employee_id: String,
         days_from_today: i64,
@@ -286,7 +286,9 @@ impl Company {
             } => {
                 let e = self.employee_mut(&employee_id)?;
                 e.termination_date = Some(today + Duration::days(days_from_today));
-                if days_from_today <= 0 {
+                // The last day itself is still a working day: HR systems mark
+                // the person inactive from the day after.
+                if days_from_today < 0 {
                     e.employment_status = "INACTIVE".to_owned();
                 }
                 self.touch_employee(&employee_id, now, true);

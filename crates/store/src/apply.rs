@@ -39,6 +39,19 @@ pub struct PageStats {
 }
 
 impl PageStats {
+    /// created, updated, deactivated, unchanged, held, failed (as SQL integers).
+    pub fn columns(&self) -> [i32; 6] {
+        [
+            self.created,
+            self.updated,
+            self.deactivated,
+            self.unchanged,
+            self.held,
+            self.failed,
+        ]
+        .map(|n| i32::try_from(n).unwrap_or(i32::MAX))
+    }
+
     pub fn add(&mut self, other: &PageStats) {
         self.created += other.created;
         self.updated += other.updated;

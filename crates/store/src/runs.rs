@@ -115,23 +115,70 @@ pub(crate) async fn add_page(
     let Some(run_id) = run_id else {
         return Ok(());
     };
-    let n = |v: u32| v as i32;
+    let c = stats.columns();
     client
         .execute(
             "UPDATE sync_runs SET pages = pages + 1, created = created + $2, updated = updated + $3,
                     deactivated = deactivated + $4, unchanged = unchanged + $5, held = held + $6,
                     failed = failed + $7
              WHERE id = $1",
-            &[
-                &run_id,
-                &n(stats.created),
-                &n(stats.updated),
-                &n(stats.deactivated),
-                &n(stats.unchanged),
-                &n(stats.held),
-                &n(stats.failed),
-            ],
+            &[&run_id, &c[0], &c[1], &c[2], &c[3], &c[4], &c[5]],
         )
         .await?;
     Ok(())
+}
+
+impl Store {
+    /// Totals of the per-entity full runs of a tenant started since `since`
+    /// (what an "Import all" did), with the number of runs still running and
+    /// failed; written onto the umbrella run `umbrella` when given.
+    pub async fn full_run_totals(
+        &self,
+        tenant_id: &str,
+        since: DateTime<Utc>,
+    ) -> Result<(PageStats, i64, i64), StoreError> {
+        let client = self.client().await?;
+        let r = client
+            .query_one(
+                "SELECT COALESCE(sum(created), 0)::int, COALESCE(sum(updated), 0)::int,
+                        COALESCE(sum(deactivated), 0)::int, COALESCE(sum(unchanged), 0)::int,
+                        COALESCE(sum(held), 0)::int, COALESCE(sum(failed), 0)::int,
+                        count(*) FILTER (WHERE status = 'running'), count(*) FILTER (WHERE status = 'failed')
+                 FROM sync_runs WHERE tenant_id = $1 AND kind = 'full' AND entity IS NOT NULL AND started_at >= $2",
+                &[&tenant_id, &since],
+            )
+            .await?;
+        let n = |i: usize| r.get::<_, i32>(i) as u32;
+        Ok((
+            PageStats {
+                created: n(0),
+                updated: n(1),
+                deactivated: n(2),
+                unchanged: n(3),
+                held: n(4),
+                failed: n(5),
+            },
+            r.get(6),
+            r.get(7),
+        ))
+    }
+
+    /// Closes an umbrella run with its totals.
+    pub async fn close_umbrella_run(
+        &self,
+        id: Uuid,
+        status: &str,
+        stats: &PageStats,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let c = stats.columns();
+        client
+            .execute(
+                "UPDATE sync_runs SET status = $2, finished_at = now(), created = $3, updated = $4,
+                        deactivated = $5, unchanged = $6, held = $7, failed = $8 WHERE id = $1",
+                &[&id, &status, &c[0], &c[1], &c[2], &c[3], &c[4], &c[5]],
+            )
+            .await?;
+        Ok(())
+    }
 }

@@ -188,3 +188,37 @@ impl Store {
         Ok(plan_users(&stored, &page))
     }
 }
+
+impl Store {
+    /// Active users a full listing with `seen` ids would find missing.
+    pub async fn preview_vanished(
+        &self,
+        tenant_id: &str,
+        seen: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        let client = self.client().await?;
+        Ok(client
+            .query(
+                "SELECT kombo_id FROM users WHERE tenant_id = $1 AND status = 'active'
+                 AND NOT (kombo_id = ANY($2)) ORDER BY kombo_id",
+                &[&tenant_id, &seen],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+
+    /// Active users of a tenant and its guard threshold.
+    pub async fn guard_basis(&self, tenant_id: &str) -> Result<(i64, f64), StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT (SELECT count(*) FROM users WHERE tenant_id = $1 AND status = 'active'),
+                        mass_change_threshold FROM tenants WHERE id = $1",
+                &[&tenant_id],
+            )
+            .await?;
+        Ok((row.get(0), row.get(1)))
+    }
+}

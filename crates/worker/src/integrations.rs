@@ -160,7 +160,15 @@ impl IntegrationsHandler {
         cause: &Envelope,
         kind: SyncKind,
     ) -> Result<(), Failure> {
-        let messages = sync_messages(&self.ctx, tenant, &cause.event_id, kind, Trigger::Webhook);
+        let messages = sync_messages(
+            &self.ctx,
+            &tenant.id,
+            tenant.kombo_integration_id.as_deref(),
+            &cause.event_id,
+            kind,
+            Trigger::Webhook,
+            None,
+        );
         self.ctx
             .publisher
             .publish_all(messages)
@@ -169,25 +177,28 @@ impl IntegrationsHandler {
     }
 }
 
-/// One message per synced entity of `tenant`.
+/// One message per synced entity of a tenant.
 pub fn sync_messages(
     ctx: &WorkerContext,
-    tenant: &Tenant,
+    tenant_id: &str,
+    integration_id: Option<&str>,
     cause: &str,
     kind: SyncKind,
     trigger: Trigger,
+    sync_run_id: Option<uuid::Uuid>,
 ) -> Vec<Outgoing> {
     SYNCED
         .iter()
         .map(|entity| {
             let mut envelope = Envelope::new(
                 format!("{cause}:{entity}"),
-                tenant.kombo_integration_id.clone(),
+                integration_id.map(str::to_owned),
                 *entity,
                 kind,
                 trigger,
             );
-            envelope.tenant_id = Some(tenant.id.clone());
+            envelope.tenant_id = Some(tenant_id.to_owned());
+            envelope.sync_run_id = sync_run_id.map(|id| id.to_string());
             Outgoing::event(&ctx.publisher, envelope)
         })
         .collect()

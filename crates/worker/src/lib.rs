@@ -7,7 +7,9 @@ pub mod dead_letters;
 pub mod entity;
 pub mod failure;
 pub mod fetch;
+pub mod import;
 pub mod integrations;
+pub mod scheduler;
 pub mod sweeper;
 
 use std::sync::Arc;

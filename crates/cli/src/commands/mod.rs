@@ -1,7 +1,11 @@
+pub mod all;
 pub mod dlq;
 pub mod explain;
+pub mod import_all;
 pub mod migrate;
 pub mod receiver;
+pub mod scheduler;
 pub mod sim;
 pub mod tenant;
+pub mod tenant_ops;
 pub mod worker;

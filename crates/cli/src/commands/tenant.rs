@@ -43,6 +43,28 @@ pub async fn run(command: TenantCommand) -> anyhow::Result<()> {
             }
         }
         TenantCommand::Show { db, id } => print(&db.store()?.tenant(&id).await?)?,
+        TenantCommand::Connect {
+            db,
+            kombo,
+            tenant,
+            tool,
+            admin_email,
+        } => super::tenant_ops::connect(&db.store()?, &kombo, &tenant, &tool, &admin_email).await?,
+        TenantCommand::Disconnect { db, tenant } => {
+            super::tenant_ops::disconnect(&db.store()?, &tenant).await?
+        }
+        TenantCommand::Status { db, tenant, json } => {
+            super::tenant_ops::status(&db.store()?, &tenant, json).await?
+        }
+        TenantCommand::Held { db, tenant, json } => {
+            super::tenant_ops::held(&db.store()?, &tenant, json).await?
+        }
+        TenantCommand::Approve { db, tenant, actor } => {
+            super::tenant_ops::decide(&db.store()?, &tenant, true, actor).await?
+        }
+        TenantCommand::Reject { db, tenant, actor } => {
+            super::tenant_ops::decide(&db.store()?, &tenant, false, actor).await?
+        }
         TenantCommand::Set { db, id, key, value } => {
             print(&db.store()?.set_tenant_setting(&id, &key, &value).await?)?
         }

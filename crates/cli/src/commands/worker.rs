@@ -5,7 +5,7 @@ use hris_bus::{AmqpConfig, Connector, Entity, Publisher, RetryPolicy, Topology};
 use hris_worker::{SyncSettings, Tuning, WorkerContext};
 use tokio_util::sync::CancellationToken;
 
-use crate::args::{AmqpArgs, DatabaseArgs, KomboArgs, WorkerArgs};
+use crate::args::RoleArgs;
 
 /// Which queues `--entity` names, and whether dead letters are archived here.
 pub fn entities(name: &str) -> anyhow::Result<(Vec<Entity>, bool)> {
@@ -28,13 +28,13 @@ pub struct WorkerSetup {
     pub tuning: Tuning,
 }
 
-pub fn setup(
-    db: &DatabaseArgs,
-    amqp: &AmqpArgs,
-    kombo: &KomboArgs,
-    args: &WorkerArgs,
-    role: &str,
-) -> anyhow::Result<WorkerSetup> {
+pub fn setup(role_args: &RoleArgs, role: &str) -> anyhow::Result<WorkerSetup> {
+    let RoleArgs {
+        db,
+        amqp,
+        kombo,
+        worker: args,
+    } = role_args;
     let delays = args.retry_delays()?;
     let mut topology = Topology::new(&amqp.amqp_prefix);
     topology.retry_delays = delays.clone();
@@ -68,15 +68,9 @@ pub fn setup(
     })
 }
 
-pub async fn run(
-    entity: String,
-    db: DatabaseArgs,
-    amqp: AmqpArgs,
-    kombo: KomboArgs,
-    args: WorkerArgs,
-) -> anyhow::Result<()> {
+pub async fn run(entity: String, role: RoleArgs) -> anyhow::Result<()> {
     let (entities, archive) = entities(&entity)?;
-    let setup = setup(&db, &amqp, &kombo, &args, &format!("worker {entity}"))?;
+    let setup = setup(&role, &format!("worker {entity}"))?;
     setup
         .ctx
         .store

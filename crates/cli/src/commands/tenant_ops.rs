@@ -1,0 +1,146 @@
+//! Tenant operations beyond registration: connect, disconnect, status, and the
+//! mass-change guard's held changes.
+
+use chrono::Utc;
+use hris_kombo::envelope::CreateLinkRequest;
+use hris_store::{DeadLetterFilter, Store};
+use serde_json::json;
+
+use crate::args::KomboArgs;
+use crate::output::when;
+
+pub async fn connect(
+    store: &Store,
+    kombo: &KomboArgs,
+    tenant: &str,
+    tool: &str,
+    admin_email: &str,
+) -> anyhow::Result<()> {
+    let t = store.tenant(tenant).await?;
+    let link = kombo
+        .client()?
+        .create_link(&CreateLinkRequest {
+            end_user_email: admin_email.to_owned(),
+            end_user_organization_name: t.name.clone(),
+            end_user_origin_id: Some(t.id.clone()),
+            integration_category: Some("HRIS".to_owned()),
+            integration_tool: Some(tool.to_owned()),
+            ..CreateLinkRequest::default()
+        })
+        .await?;
+    println!("{link}");
+    eprintln!(
+        "send this link to the admin; when they finish, Kombo's integration-created links tenant {} and its first import starts",
+        t.id
+    );
+    Ok(())
+}
+
+pub async fn disconnect(store: &Store, tenant: &str) -> anyhow::Result<()> {
+    store.tenant(tenant).await?;
+    store
+        .set_integration_state(tenant, "disconnected", Some("disconnected by an operator"))
+        .await?;
+    println!("tenant {tenant} disconnected: no more syncs; its data is kept");
+    Ok(())
+}
+
+pub async fn status(store: &Store, tenant: &str, json_out: bool) -> anyhow::Result<()> {
+    let t = store.tenant(tenant).await?;
+    let entities = store.fetch_status(tenant).await?;
+    let held = store.held_changes(tenant).await?;
+    let dead = store
+        .dead_letter_summary(&DeadLetterFilter {
+            tenant_id: Some(tenant.to_owned()),
+            state: Some("pending".into()),
+            ..DeadLetterFilter::default()
+        })
+        .await?;
+    let dead_count: i64 = dead.iter().map(|g| g.count).sum();
+    if json_out {
+        let out = json!({
+            "tenant": t.id, "integration_id": t.kombo_integration_id, "state": t.integration_state,
+            "entities": entities, "held_changes": held.len(), "pending_dead_letters": dead_count,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!(
+        "tenant {} ({}) — integration {} — {}",
+        t.id,
+        t.name,
+        t.kombo_integration_id.as_deref().unwrap_or("-"),
+        t.integration_state
+    );
+    println!(
+        "  {:<12} {:<20} {:<20} {:<20} {:>8}  LAST ERROR",
+        "ENTITY", "LAST INCREMENTAL", "LAST FULL", "WATERMARK", "LAG"
+    );
+    for e in &entities {
+        let lag = e
+            .last_fetch_started_at
+            .map(|t| format!("{}s", (Utc::now() - t).num_seconds()))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "  {:<12} {:<20} {:<20} {:<20} {:>8}  {}{}",
+            e.entity,
+            when(e.last_incremental_at),
+            when(e.last_full_at),
+            when(e.watermark),
+            lag,
+            e.last_error.as_deref().unwrap_or("-"),
+            if e.fetching { "  (fetching now)" } else { "" }
+        );
+    }
+    println!(
+        "  held changes: {}   pending dead letters: {dead_count}",
+        held.len()
+    );
+    Ok(())
+}
+
+pub async fn held(store: &Store, tenant: &str, json_out: bool) -> anyhow::Result<()> {
+    let held = store.held_changes(tenant).await?;
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&held)?);
+        return Ok(());
+    }
+    if held.is_empty() {
+        println!("no held changes for tenant {tenant}");
+        return Ok(());
+    }
+    println!("{} deactivations held for tenant {tenant}:", held.len());
+    if let Some(first) = held.first() {
+        println!("  because {}", first.held_because);
+    }
+    for h in &held {
+        println!(
+            "  {:>6}  user {:<28} {}  held {}",
+            h.id,
+            h.user_kombo_id,
+            h.reason,
+            when(Some(h.held_at))
+        );
+    }
+    println!(
+        "apply them: hris-sync tenant approve --tenant {tenant}; drop them: hris-sync tenant reject --tenant {tenant}"
+    );
+    Ok(())
+}
+
+pub async fn decide(
+    store: &Store,
+    tenant: &str,
+    approve: bool,
+    actor: Option<String>,
+) -> anyhow::Result<()> {
+    let actor = actor
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "unknown".into());
+    let n = store.decide_held(tenant, approve, &actor).await?;
+    println!(
+        "{} {n} held changes of tenant {tenant} (as {actor})",
+        if approve { "applied" } else { "dropped" }
+    );
+    Ok(())
+}

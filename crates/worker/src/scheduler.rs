@@ -1,0 +1,95 @@
+//! `hris-sync scheduler`: enqueues each tenant's full sync when due, releases
+//! due invitations and deactivates leavers at the end of their last day. All
+//! of it is claims and atomic updates in the database, so any number of
+//! replicas may run.
+
+use std::time::Duration;
+
+use hris_bus::{SyncKind, Trigger};
+use tokio_util::sync::CancellationToken;
+
+use crate::context::WorkerContext;
+use crate::integrations::sync_messages;
+
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    pub owner: String,
+    pub tick: Duration,
+    /// Tenants claimed per transaction.
+    pub batch: i64,
+}
+
+/// What one tick did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tick {
+    pub full_syncs: usize,
+    pub invitations_due: u64,
+    pub deactivated: i64,
+}
+
+pub async fn run(ctx: WorkerContext, config: SchedulerConfig, shutdown: CancellationToken) {
+    loop {
+        match tick(&ctx, &config).await {
+            Ok(t) if t != Tick::default() => {
+                tracing::info!(
+                    full_syncs = t.full_syncs,
+                    invitations_due = t.invitations_due,
+                    deactivated = t.deactivated,
+                    "scheduler tick"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "scheduler tick failed; trying again next tick"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(config.tick) => {}
+        }
+    }
+}
+
+pub async fn tick(ctx: &WorkerContext, config: &SchedulerConfig) -> Result<Tick, String> {
+    let store = &ctx.store;
+    store.ensure_schedules().await.map_err(|e| e.to_string())?;
+    let mut report = Tick::default();
+    loop {
+        let claimed = store
+            .claim_due_full_syncs(&config.owner, config.batch, |due| async move {
+                let mut messages = Vec::new();
+                for tenant in &due {
+                    messages.extend(sync_messages(
+                        ctx,
+                        &tenant.tenant_id,
+                        tenant.integration_id.as_deref(),
+                        &format!("schedule:{}", uuid::Uuid::now_v7()),
+                        SyncKind::Full,
+                        Trigger::Schedule,
+                        None,
+                    ));
+                }
+                match ctx.publisher.publish_all(messages).await {
+                    Ok(()) => true,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not enqueue scheduled full syncs; they stay due");
+                        false
+                    }
+                }
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        report.full_syncs += claimed;
+        if claimed < config.batch as usize {
+            break;
+        }
+    }
+    report.invitations_due = store
+        .release_due_invitations()
+        .await
+        .map_err(|e| e.to_string())?;
+    report.deactivated = store
+        .apply_due_deactivations()
+        .await
+        .map_err(|e| e.to_string())?;
+    metrics::counter!("scheduled_full_syncs_total").increment(report.full_syncs as u64);
+    Ok(report)
+}
