@@ -261,4 +261,7 @@ pub struct RoleArgs {
     pub kombo: KomboArgs,
     #[command(flatten)]
     pub worker: WorkerArgs,
+    /// Where /metrics, /healthz and /readyz are served (workers, scheduler).
+    #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:9090")]
+    pub metrics_addr: String,
 }

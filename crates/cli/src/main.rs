@@ -96,6 +96,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The whole service against the simulator in one process: connect, import, live changes.
+    Demo(commands::demo::DemoArgs),
     /// The Kombo simulator (API and signed webhooks).
     Sim(SimArgs),
 }
@@ -103,11 +105,14 @@ enum Command {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     hris_telemetry::init_logging(hris_telemetry::LogFormat::from_env());
+    // Install the recorder before any work: metrics recorded earlier would be lost.
+    let _ = hris_telemetry::metrics_handle();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Migrate(db) => commands::migrate::run(db).await,
         Command::Tenant { command } => commands::tenant::run(command).await,
         Command::Sim(args) => commands::sim::run(args).await,
+        Command::Demo(args) => commands::demo::run(args).await,
         Command::Receiver { amqp, args, kombo } => commands::receiver::run(amqp, args, kombo).await,
         Command::Worker { entity, role } => commands::worker::run(entity, role).await,
         Command::Scheduler { role, tick_secs } => commands::scheduler::run(role, tick_secs).await,

@@ -6,6 +6,7 @@ use hris_bus::{
     Entity, Envelope, Failure, Handler, Incoming, SyncKind, envelope::ENVELOPE_VERSION,
 };
 use hris_store::{Claim, FetchKind, Lease, Tenant};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::context::WorkerContext;
@@ -39,12 +40,25 @@ impl Handler for EntityHandler {
                 envelope.entity, self.entity
             )));
         }
-        let Some(tenant) = self.resolve_tenant(&envelope).await? else {
-            return Ok(());
-        };
-        self.sync(&tenant, &envelope)
-            .await
-            .map_err(|f| f.with_tenant(&tenant.id))
+        // The webhook's trace context follows the work into this span.
+        let span = tracing::info_span!(
+            "sync",
+            entity = %self.entity,
+            event_id = %envelope.event_id,
+            traceparent = envelope.trace.as_deref().unwrap_or("-"),
+            tenant_id = tracing::field::Empty,
+        );
+        async {
+            let Some(tenant) = self.resolve_tenant(&envelope).await? else {
+                return Ok(());
+            };
+            tracing::Span::current().record("tenant_id", tenant.id.as_str());
+            self.sync(&tenant, &envelope)
+                .await
+                .map_err(|f| f.with_tenant(&tenant.id))
+        }
+        .instrument(span)
+        .await
     }
 }
 
@@ -138,7 +152,17 @@ impl EntityHandler {
                 .await
             {
                 Ok(Some(next)) => lease = next,
-                Ok(None) => return Ok(()),
+                Ok(None) => {
+                    if envelope.trigger == hris_bus::Trigger::Webhook {
+                        // From Kombo's webhook reaching us to its effect committed.
+                        let lag = (Utc::now() - envelope.received_at)
+                            .num_milliseconds()
+                            .max(0);
+                        metrics::histogram!("webhook_to_commit_seconds", "entity" => self.entity.as_str())
+                            .record(lag as f64 / 1000.0);
+                    }
+                    return Ok(());
+                }
                 Err(e) => return Err(from_store(&e)),
             }
         }

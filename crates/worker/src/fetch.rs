@@ -11,7 +11,7 @@ use hris_mapping::absence::{AbsenceFields, AbsenceTypeFields};
 use hris_mapping::lifecycle::InvitePolicy;
 use hris_mapping::org::{LegalEntityFields, LocationFields, TeamFields};
 use hris_mapping::{Scope, TenantPolicy, map_employee};
-use hris_store::{ApplyContext, FetchKind, Lease, StoreError, Tenant};
+use hris_store::{ApplyContext, FetchKind, Lease, PageStats, StoreError, Tenant};
 use uuid::Uuid;
 
 use crate::context::WorkerContext;
@@ -138,7 +138,7 @@ impl Fetch<'_> {
     where
         T: Record,
         F: FnMut(ApplyContext, Vec<T>) -> Fut,
-        Fut: std::future::Future<Output = Result<(), StoreError>>,
+        Fut: std::future::Future<Output = Result<PageStats, StoreError>>,
     {
         let pages = self.list::<T>(endpoint);
         pin_mut!(pages);
@@ -148,7 +148,8 @@ impl Fetch<'_> {
                 fetched_at: Utc::now(),
                 ..self.apply.clone()
             };
-            apply(ctx, page).await.map_err(|e| from_store(&e))?;
+            let stats = apply(ctx, page).await.map_err(|e| from_store(&e))?;
+            record(endpoint, &stats);
         }
         Ok(())
     }
@@ -163,7 +164,10 @@ impl Fetch<'_> {
                         .iter()
                         .map(LegalEntityFields::from_legal_entity)
                         .collect();
-                    store.apply_legal_entities(&ctx, rows).await
+                    store
+                        .apply_legal_entities(&ctx, rows)
+                        .await
+                        .map(|()| PageStats::default())
                 },
             )
             .await?;
@@ -174,7 +178,7 @@ impl Fetch<'_> {
                 .iter()
                 .map(|e| map_employee(e, policy, Utc::now()))
                 .collect();
-            store.apply_users(&ctx, rows).await.map(|_| ())
+            store.apply_users(&ctx, rows).await
         })
         .await?;
         self.finish("users").await
@@ -184,7 +188,7 @@ impl Fetch<'_> {
         let store = &self.ctx.store;
         self.pages(Endpoint::Groups, |ctx, page: Vec<Group>| async move {
             let rows = page.iter().map(TeamFields::from_group).collect();
-            store.apply_teams(&ctx, rows).await.map(|_| ())
+            store.apply_teams(&ctx, rows).await
         })
         .await?;
         self.finish("teams").await
@@ -194,7 +198,7 @@ impl Fetch<'_> {
         let store = &self.ctx.store;
         self.pages(Endpoint::Locations, |ctx, page: Vec<Location>| async move {
             let rows = page.iter().map(LocationFields::from_location).collect();
-            store.apply_locations(&ctx, rows).await.map(|_| ())
+            store.apply_locations(&ctx, rows).await
         })
         .await?;
         self.finish("locations").await
@@ -207,15 +211,36 @@ impl Fetch<'_> {
             Endpoint::AbsenceTypes,
             |ctx, page: Vec<AbsenceType>| async move {
                 let rows = page.iter().map(AbsenceTypeFields::from_type).collect();
-                store.apply_absence_types(&ctx, rows).await
+                store
+                    .apply_absence_types(&ctx, rows)
+                    .await
+                    .map(|()| PageStats::default())
             },
         )
         .await?;
         self.pages(Endpoint::Absences, |ctx, page: Vec<Absence>| async move {
             let rows = page.iter().map(AbsenceFields::from_absence).collect();
-            store.apply_absences(&ctx, rows).await.map(|_| ())
+            store.apply_absences(&ctx, rows).await
         })
         .await?;
         self.finish("absences").await
     }
+}
+
+/// Records applied, by endpoint and what happened to them.
+fn record(endpoint: Endpoint, stats: &PageStats) {
+    let path = endpoint.path();
+    for (kind, n) in [
+        ("created", stats.created),
+        ("updated", stats.updated),
+        ("deactivated", stats.deactivated),
+        ("unchanged", stats.unchanged),
+        ("held", stats.held),
+    ] {
+        if n > 0 {
+            metrics::counter!("records_applied_total", "endpoint" => path, "kind" => kind)
+                .increment(u64::from(n));
+        }
+    }
+    metrics::counter!("pages_applied_total", "endpoint" => path).increment(1);
 }

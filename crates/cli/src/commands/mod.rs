@@ -1,8 +1,10 @@
 pub mod all;
+pub mod demo;
 pub mod dlq;
 pub mod explain;
 pub mod import_all;
 pub mod migrate;
+pub mod ops;
 pub mod receiver;
 pub mod scheduler;
 pub mod sim;

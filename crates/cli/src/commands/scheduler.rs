@@ -16,6 +16,12 @@ pub async fn run(role: RoleArgs, tick_secs: f64) -> anyhow::Result<()> {
         .context("cannot reach PostgreSQL at start")?;
     let shutdown = CancellationToken::new();
     let connection = setup.connector.spawn(shutdown.child_token());
+    crate::commands::ops::spawn(
+        &role.metrics_addr,
+        setup.connector.clone(),
+        setup.ctx.store.clone(),
+        shutdown.child_token(),
+    );
     let config = SchedulerConfig {
         owner: setup.ctx.settings.owner.clone(),
         tick: Duration::from_secs_f64(tick_secs.max(0.1)),

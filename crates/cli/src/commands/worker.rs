@@ -34,6 +34,7 @@ pub fn setup(role_args: &RoleArgs, role: &str) -> anyhow::Result<WorkerSetup> {
         amqp,
         kombo,
         worker: args,
+        ..
     } = role_args;
     let delays = args.retry_delays()?;
     let mut topology = Topology::new(&amqp.amqp_prefix);
@@ -79,6 +80,12 @@ pub async fn run(entity: String, role: RoleArgs) -> anyhow::Result<()> {
         .context("cannot reach PostgreSQL at start")?;
     let shutdown = CancellationToken::new();
     let connection = setup.connector.spawn(shutdown.child_token());
+    crate::commands::ops::spawn(
+        &role.metrics_addr,
+        setup.connector.clone(),
+        setup.ctx.store.clone(),
+        shutdown.child_token(),
+    );
     let consumers = shutdown.child_token();
     let work = tokio::spawn(hris_worker::run(
         setup.ctx,
