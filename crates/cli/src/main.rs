@@ -98,6 +98,8 @@ enum Command {
     },
     /// The whole service against the simulator in one process: connect, import, live changes.
     Demo(commands::demo::DemoArgs),
+    /// GETs URL and exits 0 on a 2xx (container health checks; the image has no curl).
+    Probe { url: String },
     /// The Kombo simulator (API and signed webhooks).
     Sim(SimArgs),
 }
@@ -113,6 +115,7 @@ async fn main() -> std::process::ExitCode {
         Command::Tenant { command } => commands::tenant::run(command).await,
         Command::Sim(args) => commands::sim::run(args).await,
         Command::Demo(args) => commands::demo::run(args).await,
+        Command::Probe { url } => probe(&url).await,
         Command::Receiver { amqp, args, kombo } => commands::receiver::run(amqp, args, kombo).await,
         Command::Worker { entity, role } => commands::worker::run(entity, role).await,
         Command::Scheduler { role, tick_secs } => commands::scheduler::run(role, tick_secs).await,
@@ -143,4 +146,19 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+async fn probe(url: &str) -> anyhow::Result<()> {
+    let response = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()?
+        .get(url)
+        .send()
+        .await?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "{url}: {}",
+        response.status()
+    );
+    Ok(())
 }
