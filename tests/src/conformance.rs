@@ -159,3 +159,136 @@ pub async fn mismatches(
     }
     Ok(out)
 }
+
+/// The convergence oracle: every difference between the database and what the
+/// mapping makes of the simulator's current data, for users (with references
+/// and memberships), teams, locations and absences of one tenant.
+pub async fn full_mismatches(
+    stack: &Stack,
+    tenant_id: &str,
+    integration: &str,
+    limit: usize,
+) -> anyhow::Result<Vec<String>> {
+    use hris_kombo::records::{Absence, Group, Location};
+    use hris_mapping::absence::AbsenceFields;
+    use hris_mapping::org::{LocationFields, TeamFields};
+
+    let mut out = mismatches(stack, tenant_id, integration, limit).await?;
+    let client = stack.sim.client();
+    let all = ListQuery {
+        include_deleted: true,
+        ..ListQuery::default()
+    };
+    let db = stack.store.client().await?;
+
+    let groups: Vec<Vec<Group>> = client
+        .list(integration, Endpoint::Groups, all.clone())
+        .try_collect()
+        .await?;
+    for g in groups.iter().flatten().map(TeamFields::from_group) {
+        let row = db
+            .query_opt(
+                "SELECT name, group_type, parent_kombo_id, remote_deleted_at IS NOT NULL,
+                        (SELECT p.kombo_id FROM teams p WHERE p.id = t.parent_team_id)
+                 FROM teams t WHERE tenant_id = $1 AND kombo_id = $2",
+                &[&tenant_id, &g.kombo_id],
+            )
+            .await?;
+        let Some(row) = row else {
+            out.push(format!("team {} missing", g.kombo_id));
+            continue;
+        };
+        let got = (
+            row.get::<_, Option<String>>(0),
+            row.get::<_, Option<String>>(1),
+            row.get::<_, Option<String>>(2),
+            row.get::<_, bool>(3),
+            row.get::<_, Option<String>>(4),
+        );
+        let want = (
+            g.name.clone(),
+            g.group_type.clone(),
+            g.parent_kombo_id.clone(),
+            g.remote_deleted_at.is_some(),
+            g.parent_kombo_id.clone(),
+        );
+        if got != want {
+            out.push(format!(
+                "team {}: stored {got:?}, expected {want:?}",
+                g.kombo_id
+            ));
+        }
+    }
+
+    let locations: Vec<Vec<Location>> = client
+        .list(integration, Endpoint::Locations, all.clone())
+        .try_collect()
+        .await?;
+    for l in locations
+        .iter()
+        .flatten()
+        .map(LocationFields::from_location)
+    {
+        let row = db
+            .query_opt("SELECT name, archived_at IS NOT NULL FROM locations WHERE tenant_id = $1 AND kombo_id = $2", &[&tenant_id, &l.kombo_id])
+            .await?;
+        let got = row.map(|r| (r.get::<_, Option<String>>(0), r.get::<_, bool>(1)));
+        let want = Some((l.name.clone(), l.remote_deleted_at.is_some()));
+        if got != want {
+            out.push(format!(
+                "location {}: stored {got:?}, expected {want:?}",
+                l.kombo_id
+            ));
+        }
+    }
+
+    let absences: Vec<Vec<Absence>> = client
+        .list(integration, Endpoint::Absences, all)
+        .try_collect()
+        .await?;
+    let mut seen = 0;
+    for a in absences.iter().flatten().map(AbsenceFields::from_absence) {
+        seen += 1;
+        let row = db
+            .query_opt(
+                "SELECT start_date, end_date, status, counts, (SELECT u.kombo_id FROM users u WHERE u.id = a.user_id)
+                 FROM absences a WHERE tenant_id = $1 AND kombo_id = $2",
+                &[&tenant_id, &a.kombo_id],
+            )
+            .await?;
+        let got = row.map(|r| {
+            (
+                r.get::<_, Option<NaiveDate>>(0),
+                r.get::<_, Option<NaiveDate>>(1),
+                r.get::<_, Option<String>>(2),
+                r.get::<_, bool>(3),
+                r.get::<_, Option<String>>(4),
+            )
+        });
+        let want = Some((
+            a.start_date,
+            a.end_date,
+            a.status.clone(),
+            a.counts,
+            Some(a.employee_kombo_id.clone()),
+        ));
+        if got != want {
+            out.push(format!(
+                "absence {}: stored {got:?}, expected {want:?}",
+                a.kombo_id
+            ));
+        }
+    }
+    let stored: i64 = db
+        .query_one(
+            "SELECT count(*) FROM absences WHERE tenant_id = $1 AND dropped_at IS NULL",
+            &[&tenant_id],
+        )
+        .await?
+        .get(0);
+    if stored as usize != seen {
+        out.push(format!("{stored} absences stored, Kombo has {seen}"));
+    }
+    out.truncate(limit.max(1));
+    Ok(out)
+}

@@ -173,6 +173,11 @@ impl Stack {
     /// `hris-sync worker --entity all` as a separate process on this stack,
     /// with `env` added (a test can SIGKILL or SIGTERM it).
     pub fn worker_process(&self, env: &[(&str, &str)]) -> anyhow::Result<tokio::process::Child> {
+        Ok(self.worker_command(env).spawn()?)
+    }
+
+    /// The command `worker_process` runs, for a test to adjust (e.g. capture stderr).
+    pub fn worker_command(&self, env: &[(&str, &str)]) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(crate::hris_sync_bin());
         command
             .args(["worker", "--entity", "all"])
@@ -187,7 +192,7 @@ impl Stack {
         for (k, v) in env {
             command.env(k, v);
         }
-        Ok(command.spawn()?)
+        command
     }
 
     /// Publishes a sync of every entity for a tenant, as "Import all" will.

@@ -74,9 +74,10 @@ async fn an_older_snapshot_never_overwrites_a_newer_one() -> anyhow::Result<()> 
         .await?
         .get(0);
     assert_eq!(title, "New");
+    // One history entry, the creation: the stale and unchanged writes add none.
     let logged: i64 = client
         .query_one(
-            "SELECT count(*) FROM change_log WHERE field = 'job_title'",
+            "SELECT count(*) FROM change_log WHERE record_kombo_id = 'E1'",
             &[],
         )
         .await?

@@ -268,4 +268,70 @@ mod tests {
         let event = WebhookEvent::parse(body).expect("parses");
         assert_eq!(event.integration_id(), Some("personio:Y"));
     }
+
+    use proptest::prelude::*;
+
+    fn any_json() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            "\\PC{0,12}".prop_map(serde_json::Value::from),
+            prop::sample::select(vec![
+                "data-changed",
+                "sync-finished",
+                "integration-created",
+                "integration-deleted",
+                "integration-state-changed",
+                "connection-flow-failed"
+            ])
+            .prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+                prop::collection::btree_map(
+                    prop::sample::select(vec![
+                        "id",
+                        "type",
+                        "data",
+                        "integration_id",
+                        "changed_models",
+                        "name",
+                        "end_user",
+                        "origin_id",
+                        "state",
+                        "sync_id"
+                    ])
+                    .prop_map(str::to_owned),
+                    inner,
+                    0..6
+                )
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_parse_or_fail_cleanly(body in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let _ = WebhookEvent::parse(&body);
+        }
+
+        #[test]
+        fn any_json_parses_or_fails_cleanly(value in any_json()) {
+            let body = serde_json::to_vec(&value).unwrap_or_default();
+            if let Ok(event) = WebhookEvent::parse(&body) {
+                prop_assert!(!event.id.trim().is_empty());
+                prop_assert!(!event.event_type.trim().is_empty());
+            }
+        }
+
+        #[test]
+        fn any_json_page_decodes_or_fails_cleanly(value in any_json()) {
+            let body = serde_json::to_vec(&serde_json::json!({"status": "success", "data": {"next": null, "results": [value]}})).unwrap_or_default();
+            let _ = serde_json::from_slice::<crate::SuccessEnvelope<crate::Page<crate::records::Employee>>>(&body);
+            let _ = serde_json::from_slice::<crate::SuccessEnvelope<crate::Page<crate::records::Absence>>>(&body);
+        }
+    }
 }

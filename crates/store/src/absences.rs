@@ -159,6 +159,27 @@ impl Store {
         crate::full_sync::mark_seen(&tx, ctx, page.iter().map(|r| r.kombo_id.as_str())).await?;
         crate::runs::add_page(&tx, ctx.sync_run_id, &stats).await?;
         tx.commit().await?;
+        link_absences(&client, &ctx.tenant_id, "a.kombo_id", &ids).await?;
         Ok(stats)
     }
+}
+
+/// Points absences at their users, after the page's commit. The absences and
+/// employees workers run at once: inside their transactions neither sees the
+/// other's uncommitted rows, so an absence and its new employee could each be
+/// written without the link. Run after each commit, whichever runs last sees
+/// both rows.
+pub(crate) async fn link_absences<T: tokio_postgres::types::ToSql + Sync>(
+    client: &impl deadpool_postgres::GenericClient,
+    tenant_id: &str,
+    key: &'static str,
+    ids: &[T],
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "UPDATE absences a SET user_id = u.id FROM users u \
+         WHERE a.tenant_id = $1 AND u.tenant_id = $1 AND a.employee_kombo_id = u.kombo_id \
+         AND a.user_id IS NULL AND {key} = ANY($2)"
+    );
+    client.execute(&sql, &[&tenant_id, &ids]).await?;
+    Ok(())
 }

@@ -148,6 +148,12 @@ pub(crate) fn plan_users(stored: &HashMap<String, Stored>, page: &[MappedUser]) 
                 new: Value::from(teams.clone()),
             });
         }
+        if old.is_none() {
+            // A new user's history starts with one entry holding every field:
+            // per-field rows would make a first import write ~20 change-log rows
+            // per person, most of the import's cost, and say nothing more.
+            changes = vec![created_entry(&changes)];
+        }
         match old {
             None => plan.stats.created += 1,
             Some(_) if changes.is_empty() => {
@@ -173,6 +179,20 @@ pub(crate) fn plan_users(stored: &HashMap<String, Stored>, page: &[MappedUser]) 
         plan.writes.push(write);
     }
     plan
+}
+
+/// One change-log entry for a created record: `created`, with every field.
+fn created_entry(changes: &[FieldChange]) -> FieldChange {
+    FieldChange {
+        field: "created",
+        old: Value::Null,
+        new: Value::Object(
+            changes
+                .iter()
+                .map(|c| (c.field.to_owned(), c.new.clone()))
+                .collect(),
+        ),
+    }
 }
 
 impl Store {

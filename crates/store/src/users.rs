@@ -127,14 +127,6 @@ impl Store {
                 .collect();
             sync_memberships(&tx, ctx, &changed).await?;
             resolve_references(&tx, &ctx.tenant_id, &batch.kombo_id).await?;
-            // Absences synced before their employee point at them now.
-            tx.execute(
-                "UPDATE absences a SET user_id = u.id FROM users u
-                 WHERE a.tenant_id = $1 AND u.tenant_id = $1 AND u.kombo_id = ANY($2)
-                   AND a.employee_kombo_id = u.kombo_id AND a.user_id IS NULL",
-                &[&ctx.tenant_id, &batch.kombo_id],
-            )
-            .await?;
             crate::lifecycle::schedule_invitations(&tx, ctx, &plan.writes).await?;
             crate::lifecycle::hold(&tx, ctx, &plan.held).await?;
             let logged: Vec<RecordChanges> = plan
@@ -152,6 +144,10 @@ impl Store {
         stats.held = plan.held.len() as u32;
         crate::runs::add_page(&tx, ctx.sync_run_id, &stats).await?;
         tx.commit().await?;
+        if !batch.kombo_id.is_empty() {
+            crate::absences::link_absences(&client, &ctx.tenant_id, "u.kombo_id", &batch.kombo_id)
+                .await?;
+        }
         Ok(stats)
     }
 }
