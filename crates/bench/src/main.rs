@@ -60,10 +60,11 @@ async fn main() -> anyhow::Result<()> {
     println!("{table}");
     if !args.smoke {
         let report = format!(
-            "# Benchmark results\n\nMeasured {} on {} (PostgreSQL and RabbitMQ local, default settings; the simulator, receiver and load generator share the bench process, each worker is its own `hris-sync worker --entity all` process with {} concurrent messages per queue).\n\nCommand: `scripts/bench` (= `cargo build --release -p hris-sync -p bench && target/release/bench all`), {:.0} s in all.\n\n{table}\n",
+            "# Benchmark results\n\nMeasured {} on {} (PostgreSQL and RabbitMQ local, default settings; the simulator, receiver and load generator share the bench process, each worker is its own `hris-sync worker --entity all` process with {} concurrent messages per queue).\n\nCommand: `scripts/bench {}` (release builds of hris-sync and the bench), {:.0} s in all.\n\n{table}\n",
             chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
             bench::env::machine(),
             config.concurrency,
+            std::env::args().skip(2).collect::<Vec<_>>().join(" "),
             started.elapsed().as_secs_f64()
         );
         let notes =

@@ -159,7 +159,7 @@ impl Store {
         crate::full_sync::mark_seen(&tx, ctx, page.iter().map(|r| r.kombo_id.as_str())).await?;
         crate::runs::add_page(&tx, ctx.sync_run_id, &stats).await?;
         tx.commit().await?;
-        link_absences(&client, &ctx.tenant_id, "a.kombo_id", &ids).await?;
+        link_absences(&client, &ctx.tenant_id, "kombo_id", &ids).await?;
         Ok(stats)
     }
 }
@@ -175,10 +175,12 @@ pub(crate) async fn link_absences<T: tokio_postgres::types::ToSql + Sync>(
     key: &'static str,
     ids: &[T],
 ) -> Result<(), StoreError> {
+    // Driven by an index on absences (no join on users): a join let the
+    // generic plan scan all of the tenant's absences on every page.
     let sql = format!(
-        "UPDATE absences a SET user_id = u.id FROM users u \
-         WHERE a.tenant_id = $1 AND u.tenant_id = $1 AND a.employee_kombo_id = u.kombo_id \
-         AND a.user_id IS NULL AND {key} = ANY($2)"
+        "UPDATE absences a SET user_id = (SELECT u.id FROM users u \
+             WHERE u.tenant_id = a.tenant_id AND u.kombo_id = a.employee_kombo_id) \
+         WHERE a.tenant_id = $1 AND a.{key} = ANY($2) AND a.user_id IS NULL"
     );
     client.execute(&sql, &[&tenant_id, &ids]).await?;
     Ok(())

@@ -116,29 +116,43 @@ pub(crate) async fn hold(
 }
 
 /// Schedules (or reschedules) the invitations of written users, and cancels
-/// those of people who left before being invited.
+/// those of people who left before being invited. `ids` maps each written
+/// user's Kombo id to its row id (rows are addressed by id: a join on Kombo
+/// ids made PostgreSQL's generic plan scan every user of the tenant per page).
 pub(crate) async fn schedule_invitations(
     tx: &impl GenericClient,
-    ctx: &ApplyContext,
     writes: &[UserWrite],
+    ids: &std::collections::HashMap<String, i64>,
+    tenant_id: &str,
 ) -> Result<(), StoreError> {
-    let ids: Vec<&str> = writes.iter().map(|w| w.user.kombo_id.as_str()).collect();
-    let due: Vec<Option<DateTime<Utc>>> = writes.iter().map(|w| w.invite_at).collect();
+    let mut invite_users = Vec::new();
+    let mut invite_due = Vec::new();
+    let mut left = Vec::new();
+    for w in writes {
+        let Some(id) = ids.get(&w.user.kombo_id) else {
+            continue;
+        };
+        match (w.user.status, w.invite_at) {
+            (hris_mapping::UserStatus::Active, Some(due)) => {
+                invite_users.push(*id);
+                invite_due.push(due);
+            }
+            (hris_mapping::UserStatus::Deactivated, _) => left.push(*id),
+            _ => {}
+        }
+    }
     tx.execute(
         "INSERT INTO invitations (user_id, tenant_id, due_at)
-         SELECT u.id, $1, r.due FROM UNNEST($2::text[], $3::timestamptz[]) AS r(id, due)
-         JOIN users u ON u.tenant_id = $1 AND u.kombo_id = r.id
-         WHERE r.due IS NOT NULL AND u.status = 'active'
+         SELECT r.id, $1, r.due FROM UNNEST($2::bigint[], $3::timestamptz[]) AS r(id, due)
          ON CONFLICT (user_id) DO UPDATE SET due_at = EXCLUDED.due_at, updated_at = now()
          WHERE invitations.state = 'scheduled' AND invitations.due_at <> EXCLUDED.due_at",
-        &[&ctx.tenant_id, &ids, &due],
+        &[&tenant_id, &invite_users, &invite_due],
     )
     .await?;
     tx.execute(
-        "UPDATE invitations i SET state = 'cancelled', cancel_reason = 'left before being invited', updated_at = now()
-         FROM users u WHERE i.user_id = u.id AND u.tenant_id = $1 AND u.kombo_id = ANY($2)
-           AND u.status = 'deactivated' AND i.state IN ('scheduled', 'due')",
-        &[&ctx.tenant_id, &ids],
+        "UPDATE invitations SET state = 'cancelled', cancel_reason = 'left before being invited', updated_at = now()
+         WHERE user_id = ANY($1::bigint[]) AND state IN ('scheduled', 'due')",
+        &[&left],
     )
     .await?;
     Ok(())

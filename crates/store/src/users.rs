@@ -4,6 +4,8 @@
 //! a newer one; only `hris` memberships change; manager, team and location
 //! references resolve as soon as both sides exist, in whichever order they came.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::GenericClient;
 use hris_mapping::UserFields;
@@ -119,15 +121,16 @@ impl Store {
         }
         if !batch.kombo_id.is_empty() {
             upsert(&tx, ctx, &batch).await?;
-            let changed: Vec<&str> = plan
+            let changed: Vec<(&str, &[String])> = plan
                 .writes
                 .iter()
                 .filter(|w| w.teams_changed)
-                .map(|w| w.user.kombo_id.as_str())
+                .map(|w| (w.user.kombo_id.as_str(), w.teams.as_slice()))
                 .collect();
-            sync_memberships(&tx, ctx, &changed).await?;
+            let ids = row_ids(&tx, &ctx.tenant_id, &batch.kombo_id).await?;
+            sync_memberships(&tx, ctx, &changed, &ids).await?;
             resolve_references(&tx, &ctx.tenant_id, &batch.kombo_id).await?;
-            crate::lifecycle::schedule_invitations(&tx, ctx, &plan.writes).await?;
+            crate::lifecycle::schedule_invitations(&tx, &plan.writes, &ids, &ctx.tenant_id).await?;
             crate::lifecycle::hold(&tx, ctx, &plan.held).await?;
             let logged: Vec<RecordChanges> = plan
                 .writes
@@ -144,10 +147,12 @@ impl Store {
         stats.held = plan.held.len() as u32;
         crate::runs::add_page(&tx, ctx.sync_run_id, &stats).await?;
         tx.commit().await?;
-        if !batch.kombo_id.is_empty() {
-            crate::absences::link_absences(&client, &ctx.tenant_id, "u.kombo_id", &batch.kombo_id)
-                .await?;
-        }
+        // Every id of the page, not only the rows written: if this step failed
+        // after the commit, the retry finds the users unchanged and must still
+        // link their absences.
+        let page_ids: Vec<&str> = page.iter().map(|m| m.user.kombo_id.as_str()).collect();
+        crate::absences::link_absences(&client, &ctx.tenant_id, "employee_kombo_id", &page_ids)
+            .await?;
         Ok(stats)
     }
 }
@@ -158,11 +163,21 @@ async fn upsert(tx: &impl GenericClient, ctx: &ApplyContext, b: &Batch) -> Resul
             email_status, job_title, hire_date, leave_date, status, employment_status, deactivation_reason,
             manager_kombo_id, primary_team_kombo_id, location_kombo_id, legal_entity_kombo_id,
             employment_type, avatar_url, custom_fields, remote_deleted_at, hris_team_kombo_ids,
-            kombo_changed_at, deactivate_at, fetched_at)
-         SELECT $1, r.*, $25 FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+            kombo_changed_at, deactivate_at, fetched_at, manager_user_id, primary_team_id, primary_location_id)
+         SELECT $1, r.*, $25,
+            -- References resolved in the same write when their target exists
+            -- already: a second UPDATE of every row doubled an import's writes.
+            (SELECT m.id FROM users m WHERE m.tenant_id = $1 AND m.kombo_id = r.manager),
+            (SELECT t.id FROM teams t WHERE t.tenant_id = $1 AND t.kombo_id = r.team),
+            (SELECT l.id FROM locations l WHERE l.tenant_id = $1 AND l.kombo_id = r.location)
+         FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
             $7::text[], $8::text[], $9::text[], $10::date[], $11::date[], $12::text[], $13::text[],
             $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[],
-            $21::jsonb[], $22::timestamptz[], $23::jsonb[], $24::timestamptz[], $26::timestamptz[]) AS r
+            $21::jsonb[], $22::timestamptz[], $23::jsonb[], $24::timestamptz[], $26::timestamptz[])
+            AS r(kombo_id, remote_id, employee_number, first_name, last_name, email, email_status, job_title,
+                 hire_date, leave_date, status, employment_status, deactivation_reason, manager, team,
+                 location, legal_entity, employment_type, avatar_url, custom_fields, remote_deleted_at,
+                 teams, changed_at, deactivate_at)
          ON CONFLICT (tenant_id, kombo_id) DO UPDATE SET
             remote_id = EXCLUDED.remote_id, employee_number = EXCLUDED.employee_number,
             first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name, email = EXCLUDED.email,
@@ -178,7 +193,9 @@ async fn upsert(tx: &impl GenericClient, ctx: &ApplyContext, b: &Batch) -> Resul
             custom_fields = EXCLUDED.custom_fields, remote_deleted_at = EXCLUDED.remote_deleted_at,
             hris_team_kombo_ids = EXCLUDED.hris_team_kombo_ids,
             kombo_changed_at = EXCLUDED.kombo_changed_at, deactivate_at = EXCLUDED.deactivate_at,
-            fetched_at = EXCLUDED.fetched_at, updated_at = now()",
+            fetched_at = EXCLUDED.fetched_at, manager_user_id = EXCLUDED.manager_user_id,
+            primary_team_id = EXCLUDED.primary_team_id, primary_location_id = EXCLUDED.primary_location_id,
+            updated_at = now()",
         &[
             &ctx.tenant_id, &b.kombo_id, &b.remote_id, &b.employee_number, &b.first_name,
             &b.last_name, &b.email, &b.email_status, &b.job_title, &b.hire_date, &b.leave_date,
@@ -193,38 +210,83 @@ async fn upsert(tx: &impl GenericClient, ctx: &ApplyContext, b: &Batch) -> Resul
 
 /// Makes the `hris` memberships of these users match their synced groups;
 /// memberships an admin added (`manual`) are never touched.
+/// Row ids of users by Kombo id (an index lookup per id).
+async fn row_ids(
+    tx: &impl GenericClient,
+    tenant_id: &str,
+    kombo_ids: &[String],
+) -> Result<HashMap<String, i64>, StoreError> {
+    Ok(tx
+        .query(
+            "SELECT kombo_id, id FROM users WHERE tenant_id = $1 AND kombo_id = ANY($2)",
+            &[&tenant_id, &kombo_ids],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
+}
+
 async fn sync_memberships(
     tx: &impl GenericClient,
     ctx: &ApplyContext,
-    user_ids: &[&str],
+    users: &[(&str, &[String])],
+    ids: &HashMap<String, i64>,
 ) -> Result<(), StoreError> {
-    if user_ids.is_empty() {
+    if users.is_empty() {
         return Ok(());
     }
+    // Everything is addressed by row ids resolved here. Joined through the
+    // users' JSON team lists instead, PostgreSQL hashed all of the tenant's
+    // teams once per user (quadratic in the company's size).
+    let team_kids: Vec<&str> = users
+        .iter()
+        .flat_map(|(_, teams)| teams.iter().map(String::as_str))
+        .collect();
+    let teams: HashMap<String, i64> = tx
+        .query(
+            "SELECT kombo_id, id FROM teams WHERE tenant_id = $1 AND kombo_id = ANY($2)",
+            &[&ctx.tenant_id, &team_kids],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let user_ids: Vec<i64> = users
+        .iter()
+        .filter_map(|(u, _)| ids.get(*u).copied())
+        .collect();
+    let mut wanted_users = Vec::new();
+    let mut wanted_teams = Vec::new();
+    for (user, kids) in users {
+        let Some(user) = ids.get(*user) else { continue };
+        for team in kids.iter().filter_map(|k| teams.get(k)) {
+            wanted_users.push(*user);
+            wanted_teams.push(*team);
+        }
+    }
     tx.execute(
-        "DELETE FROM team_memberships tm USING users u
-         WHERE tm.user_id = u.id AND tm.source = 'hris' AND u.tenant_id = $1 AND u.kombo_id = ANY($2)
-           AND NOT EXISTS (
-             SELECT 1 FROM teams t, jsonb_array_elements_text(u.hris_team_kombo_ids) AS g(kombo_id)
-             WHERE t.tenant_id = $1 AND t.kombo_id = g.kombo_id AND t.id = tm.team_id)",
-        &[&ctx.tenant_id, &user_ids],
+        "DELETE FROM team_memberships tm
+         WHERE tm.user_id = ANY($1::bigint[]) AND tm.source = 'hris'
+           AND NOT EXISTS (SELECT 1 FROM UNNEST($2::bigint[], $3::bigint[]) AS w(user_id, team_id)
+                           WHERE w.user_id = tm.user_id AND w.team_id = tm.team_id)",
+        &[&user_ids, &wanted_users, &wanted_teams],
     )
     .await?;
     tx.execute(
         "INSERT INTO team_memberships (user_id, team_id, source)
-         SELECT u.id, t.id, 'hris'
-         FROM users u CROSS JOIN LATERAL jsonb_array_elements_text(u.hris_team_kombo_ids) AS g(kombo_id)
-         JOIN teams t ON t.tenant_id = u.tenant_id AND t.kombo_id = g.kombo_id
-         WHERE u.tenant_id = $1 AND u.kombo_id = ANY($2)
+         SELECT w.user_id, w.team_id, 'hris' FROM UNNEST($1::bigint[], $2::bigint[]) AS w(user_id, team_id)
          ON CONFLICT DO NOTHING",
-        &[&ctx.tenant_id, &user_ids],
+        &[&wanted_users, &wanted_teams],
     )
     .await?;
     Ok(())
 }
 
-/// Points manager, primary team and location ids at the rows their Kombo ids
-/// name, for these users and for users whose manager is one of them.
+/// Points manager ids at the rows their Kombo ids name, for these users (a
+/// manager later in the same page) and for users whose manager is one of them
+/// (a manager seen after its reports). Only rows that change are written.
+/// Teams and locations always exist by then (placeholders from the page).
 pub(crate) async fn resolve_references(
     tx: &impl GenericClient,
     tenant_id: &str,
@@ -235,16 +297,12 @@ pub(crate) async fn resolve_references(
          FROM (SELECT u2.id AS user_id,
                       (SELECT m.id FROM users m WHERE m.tenant_id = u2.tenant_id AND m.kombo_id = u2.manager_kombo_id) AS id
                FROM users u2
-               WHERE u2.tenant_id = $1 AND (u2.kombo_id = ANY($2) OR u2.manager_kombo_id = ANY($2))) m
+               WHERE u2.tenant_id = $1 AND u2.kombo_id = ANY($2)
+               UNION
+               SELECT u3.id, (SELECT m.id FROM users m WHERE m.tenant_id = u3.tenant_id AND m.kombo_id = u3.manager_kombo_id)
+               FROM users u3
+               WHERE u3.tenant_id = $1 AND u3.manager_kombo_id = ANY($2)) m
          WHERE u.id = m.user_id AND u.manager_user_id IS DISTINCT FROM m.id",
-        &[&tenant_id, &kombo_ids],
-    )
-    .await?;
-    tx.execute(
-        "UPDATE users u SET
-            primary_team_id = (SELECT t.id FROM teams t WHERE t.tenant_id = u.tenant_id AND t.kombo_id = u.primary_team_kombo_id),
-            primary_location_id = (SELECT l.id FROM locations l WHERE l.tenant_id = u.tenant_id AND l.kombo_id = u.location_kombo_id)
-         WHERE u.tenant_id = $1 AND u.kombo_id = ANY($2)",
         &[&tenant_id, &kombo_ids],
     )
     .await?;

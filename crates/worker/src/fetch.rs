@@ -133,16 +133,30 @@ impl Fetch<'_> {
             .map_err(|e| from_store(&e))
     }
 
-    /// Feeds each page, in order, to `apply`, stamping when it was read.
+    /// Feeds each page, in order, to `apply`, stamping when it was read. The
+    /// next page is read from Kombo while this one is written (at most
+    /// `PREFETCH` ahead, so memory stays bounded whatever the company's size).
     async fn pages<T, F, Fut>(&self, endpoint: Endpoint, mut apply: F) -> Result<(), Failure>
     where
         T: Record,
         F: FnMut(ApplyContext, Vec<T>) -> Fut,
         Fut: std::future::Future<Output = Result<PageStats, StoreError>>,
     {
+        const PREFETCH: usize = 2;
         let pages = self.list::<T>(endpoint);
-        pin_mut!(pages);
-        while let Some(page) = pages.next().await {
+        let (sender, mut received) = tokio::sync::mpsc::channel(PREFETCH);
+        let reader = tokio::spawn(async move {
+            pin_mut!(pages);
+            while let Some(page) = pages.next().await {
+                let failed = page.is_err();
+                if sender.send(page).await.is_err() || failed {
+                    break;
+                }
+            }
+        });
+        // Stops the reader when this fetch ends early (an error, a lost lease).
+        let _reader = AbortOnDrop(reader);
+        while let Some(page) = received.recv().await {
             let page = page.map_err(|e| from_kombo(&e))?;
             let ctx = ApplyContext {
                 fetched_at: Utc::now(),
@@ -243,4 +257,13 @@ fn record(endpoint: Endpoint, stats: &PageStats) {
         }
     }
     metrics::counter!("pages_applied_total", "endpoint" => path).increment(1);
+}
+
+/// Aborts a spawned task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
