@@ -170,6 +170,43 @@ impl Stack {
         Ok(())
     }
 
+    /// Runs `hris-sync ARGS` against this stack (database, broker, simulator as
+    /// Kombo); returns its stdout, failing on a non-zero exit.
+    pub async fn cli(&self, args: &[&str]) -> anyhow::Result<String> {
+        let out = tokio::process::Command::new(crate::hris_sync_bin())
+            .args(args)
+            .env("DATABASE_URL", &self.db.url)
+            .env("AMQP_URL", crate::amqp_url())
+            .env("AMQP_PREFIX", &self.prefix)
+            .env("KOMBO_API_URL", self.sim.api_url())
+            .env("KOMBO_API_KEY", self.sim.api_key())
+            .env("RUST_LOG", "warn")
+            .output()
+            .await?;
+        anyhow::ensure!(
+            out.status.success(),
+            "hris-sync {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// A stack with one tenant's company imported by a worker that keeps running.
+    pub async fn imported(
+        tenant: &str,
+        employees: usize,
+        seed: u64,
+    ) -> anyhow::Result<(Self, String)> {
+        let mut stack = Self::start().await?;
+        let integration = stack.tenant(tenant, employees, seed).await?;
+        stack
+            .spawn_worker(&Entity::ALL, Duration::from_secs(10))
+            .await?;
+        stack.request_sync(tenant, SyncKind::Full).await?;
+        stack.settle(Duration::from_secs(60)).await?;
+        Ok((stack, integration))
+    }
+
     /// `hris-sync worker --entity all` as a separate process on this stack,
     /// with `env` added (a test can SIGKILL or SIGTERM it).
     pub fn worker_process(&self, env: &[(&str, &str)]) -> anyhow::Result<tokio::process::Child> {

@@ -9,36 +9,6 @@ use hris_e2e::stack::{Stack, eventually};
 use hris_worker::scheduler::{SchedulerConfig, tick};
 use serde_json::{Value, json};
 
-async fn cli(stack: &Stack, args: &[&str]) -> anyhow::Result<String> {
-    let out = tokio::process::Command::new(hris_e2e::hris_sync_bin())
-        .args(args)
-        .env("DATABASE_URL", &stack.db.url)
-        .env("AMQP_URL", hris_e2e::amqp_url())
-        .env("AMQP_PREFIX", &stack.prefix)
-        .env("KOMBO_API_URL", stack.sim.api_url())
-        .env("KOMBO_API_KEY", stack.sim.api_key())
-        .env("RUST_LOG", "warn")
-        .output()
-        .await?;
-    anyhow::ensure!(
-        out.status.success(),
-        "hris-sync {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-async fn imported(tenant: &str, employees: usize, seed: u64) -> anyhow::Result<(Stack, String)> {
-    let mut stack = Stack::start().await?;
-    let integration = stack.tenant(tenant, employees, seed).await?;
-    stack
-        .spawn_worker(&Entity::ALL, Duration::from_secs(10))
-        .await?;
-    stack.request_sync(tenant, SyncKind::Full).await?;
-    stack.settle(Duration::from_secs(60)).await?;
-    Ok((stack, integration))
-}
-
 fn scheduler(owner: &str) -> SchedulerConfig {
     SchedulerConfig {
         owner: owner.to_owned(),
@@ -70,9 +40,8 @@ async fn a_tenant_connects_through_kombo_and_is_imported_without_another_step() 
     stack
         .spawn_worker(&Entity::ALL, Duration::from_secs(10))
         .await?;
-    let link = cli(
-        &stack,
-        &[
+    let link = stack
+        .cli(&[
             "tenant",
             "connect",
             "--tenant",
@@ -81,9 +50,8 @@ async fn a_tenant_connects_through_kombo_and_is_imported_without_another_step() 
             "personio",
             "--admin-email",
             "it@acme.example",
-        ],
-    )
-    .await?;
+        ])
+        .await?;
     let token = link
         .trim()
         .rsplit_once("token=")
@@ -112,7 +80,9 @@ async fn a_tenant_connects_through_kombo_and_is_imported_without_another_step() 
     .await?;
     stack.settle(Duration::from_secs(30)).await?;
     let status: Value = serde_json::from_str(
-        &cli(&stack, &["tenant", "status", "--tenant", "acme", "--json"]).await?,
+        &stack
+            .cli(&["tenant", "status", "--tenant", "acme", "--json"])
+            .await?,
     )?;
     assert_eq!(status["state"], "active");
     assert_eq!(status["entities"].as_array().map(Vec::len), Some(4));
@@ -123,7 +93,9 @@ async fn a_tenant_connects_through_kombo_and_is_imported_without_another_step() 
             .flatten()
             .all(|e| !e["last_full_at"].is_null())
     );
-    cli(&stack, &["tenant", "disconnect", "--tenant", "acme"]).await?;
+    stack
+        .cli(&["tenant", "disconnect", "--tenant", "acme"])
+        .await?;
     assert_eq!(
         stack.store.tenant("acme").await?.integration_state,
         "disconnected"
@@ -140,7 +112,7 @@ async fn a_tenant_connects_through_kombo_and_is_imported_without_another_step() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_scheduled_full_sync_catches_deletions_whose_webhook_was_lost() -> anyhow::Result<()> {
-    let (stack, integration) = imported("acme", 60, 42).await?;
+    let (stack, integration) = Stack::imported("acme", 60, 42).await?;
     let employees = hris_e2e::conformance::employees(&stack, &integration).await?;
     let active: Vec<&str> = employees
         .iter()
@@ -316,7 +288,7 @@ async fn two_schedulers_never_enqueue_one_tenant_twice() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_guard_holds_a_mass_deactivation_until_approved() -> anyhow::Result<()> {
-    let (mut stack, integration) = imported("acme", 40, 44).await?;
+    let (mut stack, integration) = Stack::imported("acme", 40, 44).await?;
     let other = stack.tenant("other", 30, 45).await?;
     stack.request_sync("other", SyncKind::Full).await?;
     stack.settle(Duration::from_secs(30)).await?;
@@ -360,7 +332,9 @@ async fn the_guard_holds_a_mass_deactivation_until_approved() -> anyhow::Result<
         "nothing deactivated: the batch is held"
     );
     let held: Value = serde_json::from_str(
-        &cli(&stack, &["tenant", "held", "--tenant", "acme", "--json"]).await?,
+        &stack
+            .cli(&["tenant", "held", "--tenant", "acme", "--json"])
+            .await?,
     )?;
     assert_eq!(held.as_array().map(Vec::len), Some(half.len()));
     assert_eq!(
@@ -369,11 +343,9 @@ async fn the_guard_holds_a_mass_deactivation_until_approved() -> anyhow::Result<
         "other tenants are not affected"
     );
 
-    cli(
-        &stack,
-        &["tenant", "reject", "--tenant", "acme", "--actor", "ops"],
-    )
-    .await?;
+    stack
+        .cli(&["tenant", "reject", "--tenant", "acme", "--actor", "ops"])
+        .await?;
     assert_eq!(
         stack
             .count(
@@ -397,11 +369,9 @@ async fn the_guard_holds_a_mass_deactivation_until_approved() -> anyhow::Result<
     tokio::time::sleep(Duration::from_millis(2100)).await;
     stack.request_sync("acme", SyncKind::Full).await?;
     stack.settle(Duration::from_secs(30)).await?;
-    cli(
-        &stack,
-        &["tenant", "approve", "--tenant", "acme", "--actor", "ops"],
-    )
-    .await?;
+    stack
+        .cli(&["tenant", "approve", "--tenant", "acme", "--actor", "ops"])
+        .await?;
     let deactivated = stack.count("SELECT count(*) FROM users WHERE tenant_id = $1 AND deactivation_reason = 'missing_from_full_sync'", "acme").await?;
     assert_eq!(deactivated as usize, half.len());
     let logged = stack.count("SELECT count(*) FROM change_log WHERE tenant_id = $1 AND field = 'status' AND cause_event_id LIKE 'held-change approved by ops'", "acme").await?;
@@ -411,7 +381,7 @@ async fn the_guard_holds_a_mass_deactivation_until_approved() -> anyhow::Result<
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn leavers_and_starters_follow_their_dates() -> anyhow::Result<()> {
-    let (stack, integration) = imported("acme", 30, 46).await?;
+    let (stack, integration) = Stack::imported("acme", 30, 46).await?;
     stack
         .store
         .set_tenant_setting("acme", "invite_policy", "days_before")
@@ -513,168 +483,5 @@ async fn leavers_and_starters_follow_their_dates() -> anyhow::Result<()> {
     stack.flush_webhooks().await?;
     stack.settle(Duration::from_secs(30)).await?;
     assert_eq!(invite(quitter).await?.0, "cancelled");
-    Ok(())
-}
-
-/// (kombo_id, field, new value) of every user change.
-type Changes = BTreeSet<(String, String, String)>;
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn import_all_dry_run_writes_nothing_and_predicts_the_real_run() -> anyhow::Result<()> {
-    let (stack, integration) = imported("acme", 300, 47).await?;
-    let employees = hris_e2e::conformance::employees(&stack, &integration).await?;
-    let ids: Vec<&str> = employees
-        .iter()
-        .filter(|e| {
-            e.termination_date.is_none() && e.employment_status.as_deref() == Some("ACTIVE")
-        })
-        .map(|e| e.id.as_str())
-        .take(5)
-        .collect();
-    for m in [
-        json!({"op": "promote", "employee_id": ids[0], "job_title": "Chief Dry Runner", "silent": true}),
-        json!({"op": "rename", "employee_id": ids[1], "first_name": "Renamed", "silent": true}),
-        json!({"op": "change_email", "employee_id": ids[2], "email": "moved@example.org", "silent": true}),
-        json!({"op": "terminate", "employee_id": ids[3], "days_from_today": -3, "silent": true}),
-        json!({"op": "vanish", "employee_ids": [ids[4]], "silent": true}),
-        json!({"op": "hire", "job_title": "Newcomer", "start_in_days": -2, "silent": true}),
-    ] {
-        stack.sim.mutate(&integration, m).await?;
-    }
-    let log_before = stack
-        .count(
-            "SELECT count(*) FROM change_log WHERE tenant_id = $1",
-            "acme",
-        )
-        .await?;
-    let runs_before = stack
-        .count(
-            "SELECT count(*) FROM sync_runs WHERE tenant_id = $1",
-            "acme",
-        )
-        .await?;
-    let out = cli(
-        &stack,
-        &["import-all", "--tenant", "acme", "--dry-run", "--json"],
-    )
-    .await?;
-    let preview: Value = serde_json::from_str(&out).map_err(|e| anyhow::anyhow!("{e}: {out}"))?;
-    assert_eq!(
-        stack
-            .count(
-                "SELECT count(*) FROM change_log WHERE tenant_id = $1",
-                "acme"
-            )
-            .await?,
-        log_before,
-        "a dry run writes nothing"
-    );
-    assert_eq!(
-        stack
-            .count(
-                "SELECT count(*) FROM sync_runs WHERE tenant_id = $1",
-                "acme"
-            )
-            .await?,
-        runs_before
-    );
-    let mut predicted = Changes::new();
-    for c in preview["changes"].as_array().into_iter().flatten() {
-        for f in c["fields"].as_array().into_iter().flatten() {
-            predicted.insert((
-                c["kombo_id"].as_str().unwrap_or("").into(),
-                f["field"].as_str().unwrap_or("").into(),
-                f["new"].to_string(),
-            ));
-        }
-    }
-    for id in preview["vanished"].as_array().into_iter().flatten() {
-        let id = id.as_str().unwrap_or("").to_owned();
-        predicted.insert((id.clone(), "status".into(), "\"deactivated\"".into()));
-        predicted.insert((
-            id,
-            "deactivation_reason".into(),
-            "\"missing_from_full_sync\"".into(),
-        ));
-    }
-    assert!(
-        predicted.len() >= 8,
-        "the preview saw the changes: {predicted:?}"
-    );
-
-    tokio::time::sleep(Duration::from_millis(2100)).await;
-    let out = cli(&stack, &["import-all", "--tenant", "acme", "--json"]).await?;
-    let summary: Value = serde_json::from_str(&out).map_err(|e| anyhow::anyhow!("{e}: {out}"))?;
-    assert_eq!(summary["status"], "succeeded");
-    assert_eq!(summary["summary"]["created"], 1, "{summary}");
-    let client = stack.store.client().await?;
-    let actual: Changes = client
-        .query("SELECT record_kombo_id, field, new_value::text FROM change_log WHERE tenant_id = 'acme' AND record_type = 'user' AND id > (SELECT COALESCE(max(id), 0) FROM change_log WHERE id <= $1)", &[&log_before])
-        .await?
-        .iter()
-        .map(|r| (r.get(0), r.get(1), serde_json::from_str::<Value>(r.get::<_, &str>(2)).map(|v| v.to_string()).unwrap_or_default()))
-        .collect();
-    assert_eq!(
-        actual, predicted,
-        "the dry run predicted exactly what the real run did"
-    );
-    Ok(())
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_admin_api_imports_and_reports_with_a_bearer_token() -> anyhow::Result<()> {
-    let (stack, _) = imported("acme", 40, 48).await?;
-    let token = "an-admin-token-of-some-length";
-    let ctx = stack.worker_context("admin", Duration::from_secs(10));
-    let (store, kombo) = (ctx.store.clone(), ctx.kombo.clone());
-    let admin = hris_e2e::bus::Receiver::start_admin(&stack.prefix, token, move |connector| {
-        hris_worker::WorkerContext {
-            store,
-            kombo,
-            publisher: hris_bus::Publisher::new(connector),
-            settings: hris_worker::SyncSettings::new("admin"),
-        }
-    })
-    .await?;
-    let http = reqwest::Client::new();
-    let url = admin.url("/admin/tenants/acme/import-all");
-    assert_eq!(http.post(&url).send().await?.status(), 401);
-    assert_eq!(
-        http.post(&url)
-            .bearer_auth("wrong-token-wrong-token")
-            .send()
-            .await?
-            .status(),
-        401
-    );
-    let r = http.post(&url).bearer_auth(token).send().await?;
-    assert_eq!(r.status(), 202);
-    let body: Value = r.json().await?;
-    let run = body["sync_run_id"].as_str().unwrap_or_default().to_owned();
-    assert!(!run.is_empty());
-    assert_eq!(body["kombo_refresh"], "requested");
-    stack.settle(Duration::from_secs(30)).await?;
-    let children = stack
-        .count(
-            &format!("SELECT count(*) FROM sync_runs WHERE tenant_id = $1 AND parent_id = '{run}'"),
-            "acme",
-        )
-        .await?;
-    assert_eq!(children, 4, "one full run per entity under the import");
-    let status: Value = http
-        .get(admin.url("/admin/tenants/acme/status"))
-        .bearer_auth(token)
-        .send()
-        .await?
-        .json()
-        .await?;
-    assert_eq!(status["state"], "active");
-    assert_eq!(status["held_changes"], 0);
-    let missing = http
-        .post(admin.url("/admin/tenants/nobody/import-all"))
-        .bearer_auth(token)
-        .send()
-        .await?;
-    assert_eq!(missing.status(), 404);
     Ok(())
 }
