@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use hris_sim::{SimConfig, SimState};
 
+pub mod broker;
 pub mod bus;
 pub mod conformance;
 pub mod openapi;
@@ -30,8 +31,19 @@ pub fn admin_database_url() -> String {
 }
 
 pub fn amqp_url() -> String {
+    if let Some(url) = AMQP_OVERRIDE.get() {
+        return url.clone();
+    }
     std::env::var("TEST_AMQP_URL")
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
+}
+
+static AMQP_OVERRIDE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Points this test process at another broker (each test runs in its own
+/// process under nextest), e.g. a private node it may stop and start.
+pub fn use_amqp_url(url: &str) {
+    let _ = AMQP_OVERRIDE.set(url.to_owned());
 }
 
 /// An AMQP prefix no other test uses.

@@ -1,0 +1,113 @@
+//! A private RabbitMQ node for one test, which it may stop and start without
+//! disturbing the shared broker every other test uses.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+pub struct PrivateBroker {
+    pub node: String,
+    pub port: u16,
+    dir: PathBuf,
+}
+
+impl PrivateBroker {
+    /// Starts a node with its own data directory and ports (plugins off).
+    pub async fn start() -> anyhow::Result<Self> {
+        let port = free_port_pair()?;
+        let node = format!("hris-test-{port}@localhost");
+        let dir = std::env::temp_dir().join(format!("hris-rabbit-{port}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("mnesia"))?;
+        std::fs::create_dir_all(dir.join("log"))?;
+        std::fs::write(dir.join("plugins"), "[].")?;
+        // The machine's config file pins the shared broker's listener; this
+        // node gets its own.
+        std::fs::write(
+            dir.join("rabbitmq.conf"),
+            format!("listeners.tcp.1 = 127.0.0.1:{port}\n"),
+        )?;
+        let _ = Command::new("chown")
+            .args(["-R", "rabbitmq:rabbitmq"])
+            .arg(&dir)
+            .status();
+        let status = Command::new("rabbitmq-server")
+            .arg("-detached")
+            .env("RABBITMQ_NODENAME", &node)
+            .env("RABBITMQ_NODE_PORT", port.to_string())
+            .env("RABBITMQ_DIST_PORT", (u32::from(port) + 20000).to_string())
+            .env("RABBITMQ_CONFIG_FILE", dir.join("rabbitmq.conf"))
+            .env("RABBITMQ_MNESIA_BASE", dir.join("mnesia"))
+            .env("RABBITMQ_LOG_BASE", dir.join("log"))
+            .env("RABBITMQ_ENABLED_PLUGINS_FILE", dir.join("plugins"))
+            .env("RABBITMQ_PID_FILE", dir.join("pid"))
+            .current_dir(&dir)
+            .status()?;
+        anyhow::ensure!(status.success(), "rabbitmq-server did not start");
+        let broker = Self { node, port, dir };
+        broker.await_up().await?;
+        Ok(broker)
+    }
+
+    pub fn url(&self) -> String {
+        format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.port)
+    }
+
+    fn ctl(&self, args: &[&str]) -> anyhow::Result<()> {
+        let status = Command::new("rabbitmqctl")
+            .arg("-n")
+            .arg(&self.node)
+            .args(args)
+            .arg("-q")
+            .status()?;
+        anyhow::ensure!(status.success(), "rabbitmqctl {args:?} failed");
+        Ok(())
+    }
+
+    async fn await_up(&self) -> anyhow::Result<()> {
+        for _ in 0..60 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        anyhow::bail!("private RabbitMQ node {} did not come up", self.node)
+    }
+
+    /// Stops RabbitMQ on the node (connections drop, queues stay on disk).
+    pub fn stop(&self) -> anyhow::Result<()> {
+        self.ctl(&["stop_app"])
+    }
+
+    pub async fn start_again(&self) -> anyhow::Result<()> {
+        self.ctl(&["start_app"])?;
+        self.await_up().await
+    }
+}
+
+impl Drop for PrivateBroker {
+    fn drop(&mut self) {
+        let _ = Command::new("rabbitmqctl")
+            .arg("-n")
+            .arg(&self.node)
+            .args(["stop", "-q"])
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A port whose +20000 distribution port is free too.
+fn free_port_pair() -> anyhow::Result<u16> {
+    for _ in 0..50 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        if port < 40000 && std::net::TcpListener::bind(("127.0.0.1", port + 20000)).is_ok() {
+            return Ok(port);
+        }
+    }
+    anyhow::bail!("no free port pair")
+}
