@@ -32,6 +32,26 @@ impl Timing {
     }
 }
 
+/// This process's counters (receiver and in-process workers): messages
+/// published, applied, retried and dead-lettered.
+fn counts() -> String {
+    let text = hris_telemetry::metrics_handle().render();
+    let sum = |metric: &str, label: &str| -> u64 {
+        text.lines()
+            .filter(|l| l.starts_with(metric) && l.contains(label))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .map(|n| n as u64)
+            .sum()
+    };
+    format!(
+        "published {}, applied {}, retried {}, dead-lettered {}",
+        sum("amqp_publish_seconds_count", ""),
+        sum("messages_total", "outcome=\"ok\""),
+        sum("message_failures_total", "action=\"retry\""),
+        sum("message_failures_total", "action=\"dead_letter\""),
+    )
+}
+
 fn rounds(default: usize) -> usize {
     std::env::var("HRIS_CHAOS_ROUNDS")
         .ok()
@@ -168,7 +188,8 @@ async fn broker_connections_cut_during_webhook_bursts_lose_nothing() -> anyhow::
     stack.settle(Duration::from_secs(60)).await?;
     converged(&stack, "acme", &integration).await?;
     println!(
-        "chaos/broker: {cuts} connections cut; {accepted} webhooks accepted, {refused} answered 503 (retried by the sender); lost 0; duplicated effects 0"
+        "chaos/broker: {cuts} connections cut; {accepted} webhooks accepted, {refused} answered 503 (retried by the sender); {}; lost 0; duplicated effects 0",
+        counts()
     );
     Ok(())
 }
@@ -213,7 +234,8 @@ async fn database_connections_terminated_mid_transaction_lose_nothing() -> anyho
     stack.settle(Duration::from_secs(120)).await?;
     converged(&stack, "acme", &integration).await?;
     println!(
-        "chaos/database: {terminated} database connections terminated mid-import; lost 0; duplicated effects 0"
+        "chaos/database: {terminated} database connections terminated mid-import; {}; lost 0; duplicated effects 0",
+        counts()
     );
     Ok(())
 }
@@ -269,8 +291,9 @@ async fn rabbitmq_stopped_and_started_during_a_sync_loses_nothing() -> anyhow::R
     stack.settle(Duration::from_secs(120)).await?;
     converged(&stack, "acme", &integration).await?;
     println!(
-        "chaos/rabbitmq-restart: broker stopped and started {} times during a full sync; {refused} webhooks answered 503 while down, {accepted} accepted after; lost 0; duplicated effects 0",
-        rounds(2)
+        "chaos/rabbitmq-restart: broker stopped and started {} times during a full sync; {refused} webhooks answered 503 while down, {accepted} accepted after; {}; lost 0; duplicated effects 0",
+        rounds(2),
+        counts()
     );
     Ok(())
 }
