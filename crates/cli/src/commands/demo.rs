@@ -59,7 +59,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         AmqpConfig::new(&args.amqp_url, "hris-sync demo"),
         topology.clone(),
     );
-    let connection = connector.spawn(stop.child_token());
+    // The connection outlives the roles: the demo's queues are deleted over it
+    // once they have stopped (a demo must not leave queues behind).
+    let connection_stop = CancellationToken::new();
+    let connection = connector.spawn(connection_stop.clone());
     anyhow::ensure!(
         connector.wait_connected(Duration::from_secs(20)).await,
         "cannot reach RabbitMQ at {} (scripts/services starts it)",
@@ -330,6 +333,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     if let Ok(channel) = connector.open_channel().await {
         let _ = topology.delete(&channel).await;
     }
+    connection_stop.cancel();
     let _ = connection.await;
     Ok(())
 }
