@@ -46,6 +46,7 @@ impl PrivateBroker {
         anyhow::ensure!(status.success(), "rabbitmq-server did not start");
         let broker = Self { node, port, dir };
         broker.await_up().await?;
+        broker.ctl(&["await_startup"])?;
         Ok(broker)
     }
 
