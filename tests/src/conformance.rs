@@ -95,6 +95,18 @@ pub async fn employees(stack: &Stack, integration: &str) -> anyhow::Result<Vec<E
     Ok(pages.into_iter().flatten().collect())
 }
 
+/// Ids of employees who are active with no leave date: safe targets for a
+/// change whose effect a test wants to see on an active user.
+pub fn still_employed(employees: &[Employee]) -> Vec<&str> {
+    employees
+        .iter()
+        .filter(|e| {
+            e.termination_date.is_none() && e.employment_status.as_deref() == Some("ACTIVE")
+        })
+        .map(|e| e.id.as_str())
+        .collect()
+}
+
 /// Differences between the database and the mapping of Kombo's records
 /// (empty when they agree), at most `limit` of them.
 pub async fn mismatches(

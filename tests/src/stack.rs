@@ -207,6 +207,22 @@ impl Stack {
         Ok((stack, integration))
     }
 
+    /// A user's status and deactivation reason.
+    pub async fn user_status(
+        &self,
+        tenant: &str,
+        kombo_id: &str,
+    ) -> anyhow::Result<(String, Option<String>)> {
+        let client = self.store.client().await?;
+        let r = client
+            .query_one(
+                "SELECT status, deactivation_reason FROM users WHERE tenant_id = $1 AND kombo_id = $2",
+                &[&tenant, &kombo_id],
+            )
+            .await?;
+        Ok((r.get(0), r.get(1)))
+    }
+
     /// `hris-sync worker --entity all` as a separate process on this stack,
     /// with `env` added (a test can SIGKILL or SIGTERM it).
     pub fn worker_process(&self, env: &[(&str, &str)]) -> anyhow::Result<tokio::process::Child> {
@@ -324,6 +340,15 @@ impl Drop for Stack {
             worker.shutdown.cancel();
             worker.task.abort();
         }
+    }
+}
+
+/// A scheduler that claims few tenants per transaction (more rounds, more races).
+pub fn scheduler_config(owner: &str) -> hris_worker::scheduler::SchedulerConfig {
+    hris_worker::scheduler::SchedulerConfig {
+        owner: owner.to_owned(),
+        tick: Duration::from_secs(1),
+        batch: 7,
     }
 }
 

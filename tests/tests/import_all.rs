@@ -14,12 +14,8 @@ type Changes = BTreeSet<(String, String, String)>;
 async fn import_all_dry_run_writes_nothing_and_predicts_the_real_run() -> anyhow::Result<()> {
     let (stack, integration) = Stack::imported("acme", 300, 47).await?;
     let employees = hris_e2e::conformance::employees(&stack, &integration).await?;
-    let ids: Vec<&str> = employees
-        .iter()
-        .filter(|e| {
-            e.termination_date.is_none() && e.employment_status.as_deref() == Some("ACTIVE")
-        })
-        .map(|e| e.id.as_str())
+    let ids: Vec<&str> = hris_e2e::conformance::still_employed(&employees)
+        .into_iter()
         .take(5)
         .collect();
     for m in [

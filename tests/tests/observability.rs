@@ -11,6 +11,23 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
+/// A worker process serving /metrics on a free port, once it is ready.
+async fn ready_worker(stack: &Stack) -> anyhow::Result<(tokio::process::Child, String)> {
+    let port = free_port()?;
+    let worker = stack.worker_process(&[("METRICS_ADDR", &format!("127.0.0.1:{port}"))])?;
+    let url = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    eventually("the worker is ready", Duration::from_secs(20), || async {
+        Ok(http
+            .get(format!("{url}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200))
+    })
+    .await?;
+    Ok((worker, url))
+}
+
 /// The value of the first sample of `metric` whose labels contain `label`.
 fn sample(text: &str, metric: &str, label: &str) -> Option<f64> {
     text.lines()
@@ -22,18 +39,8 @@ fn sample(text: &str, metric: &str, label: &str) -> Option<f64> {
 async fn a_workers_metrics_move_after_a_sync() -> anyhow::Result<()> {
     let stack = Stack::start().await?;
     stack.tenant("acme", 120, 61).await?;
-    let port = free_port()?;
-    let _worker = stack.worker_process(&[("METRICS_ADDR", &format!("127.0.0.1:{port}"))])?;
-    let url = format!("http://127.0.0.1:{port}");
+    let (_worker, url) = ready_worker(&stack).await?;
     let http = reqwest::Client::new();
-    eventually("the worker is ready", Duration::from_secs(20), || async {
-        Ok(http
-            .get(format!("{url}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200))
-    })
-    .await?;
     stack.request_sync("acme", SyncKind::Full).await?;
     stack.settle(Duration::from_secs(30)).await?;
     let text = http
@@ -71,18 +78,8 @@ async fn a_workers_metrics_move_after_a_sync() -> anyhow::Result<()> {
 async fn webhook_to_commit_lag_is_measured() -> anyhow::Result<()> {
     let stack = Stack::start().await?;
     let integration = stack.tenant("acme", 50, 62).await?;
-    let port = free_port()?;
-    let _worker = stack.worker_process(&[("METRICS_ADDR", &format!("127.0.0.1:{port}"))])?;
-    let url = format!("http://127.0.0.1:{port}");
+    let (_worker, url) = ready_worker(&stack).await?;
     let http = reqwest::Client::new();
-    eventually("the worker is ready", Duration::from_secs(20), || async {
-        Ok(http
-            .get(format!("{url}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200))
-    })
-    .await?;
     stack
         .receiver
         .post_signed(&hris_e2e::bus::data_changed(

@@ -76,12 +76,8 @@ async fn a_10k_company_is_imported_and_every_change_follows() -> anyhow::Result<
     assert_matches(&stack, &integration).await?;
 
     let employees = hris_e2e::conformance::employees(&stack, &integration).await?;
-    let active: Vec<&str> = employees
-        .iter()
-        .filter(|e| {
-            e.employment_status.as_deref() == Some("ACTIVE") && e.termination_date.is_none()
-        })
-        .map(|e| e.id.as_str())
+    let active: Vec<&str> = hris_e2e::conformance::still_employed(&employees)
+        .into_iter()
         .collect();
     let (a, b, c, d, e) = (active[0], active[1], active[2], active[3], active[4]);
     let team = employees

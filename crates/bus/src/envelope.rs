@@ -77,6 +77,19 @@ pub enum Trigger {
     Sweep,
 }
 
+impl Trigger {
+    /// The name used on the wire and in the database (`import-all`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Webhook => "webhook",
+            Trigger::Schedule => "schedule",
+            Trigger::ImportAll => "import-all",
+            Trigger::Replay => "replay",
+            Trigger::Sweep => "sweep",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {
     pub v: u32,
@@ -147,6 +160,15 @@ mod tests {
         assert_eq!(back, e);
         let minimal = r#"{"v":1,"event_id":"E","integration_id":null,"entity":"teams","kind":"full","trigger":"import-all","received_at":"2026-01-01T00:00:00Z"}"#;
         let parsed: Envelope = serde_json::from_str(minimal).expect("minimal");
+        for t in [
+            Trigger::Webhook,
+            Trigger::Schedule,
+            Trigger::ImportAll,
+            Trigger::Replay,
+            Trigger::Sweep,
+        ] {
+            assert_eq!(serde_json::to_value(t).expect("encode"), t.as_str());
+        }
         assert_eq!(parsed.attempt, 0);
         assert_eq!(parsed.trigger, Trigger::ImportAll);
     }

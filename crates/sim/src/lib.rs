@@ -9,6 +9,7 @@ pub mod api;
 pub mod company;
 pub mod control;
 pub mod faults;
+mod generate;
 pub mod ids;
 pub mod listing;
 pub mod mutate;

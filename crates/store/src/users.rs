@@ -120,14 +120,13 @@ impl Store {
             batch.push(&w.user, &w.teams, w.changed_at, w.deactivate_at);
         }
         if !batch.kombo_id.is_empty() {
-            upsert(&tx, ctx, &batch).await?;
+            let ids = upsert(&tx, ctx, &batch).await?;
             let changed: Vec<(&str, &[String])> = plan
                 .writes
                 .iter()
                 .filter(|w| w.teams_changed)
                 .map(|w| (w.user.kombo_id.as_str(), w.teams.as_slice()))
                 .collect();
-            let ids = row_ids(&tx, &ctx.tenant_id, &batch.kombo_id).await?;
             sync_memberships(&tx, ctx, &changed, &ids).await?;
             resolve_references(&tx, &ctx.tenant_id, &batch.kombo_id).await?;
             crate::lifecycle::schedule_invitations(&tx, &plan.writes, &ids, &ctx.tenant_id).await?;
@@ -157,8 +156,13 @@ impl Store {
     }
 }
 
-async fn upsert(tx: &impl GenericClient, ctx: &ApplyContext, b: &Batch) -> Result<(), StoreError> {
-    tx.execute(
+/// Writes the batch; returns each written user's row id by Kombo id.
+async fn upsert(
+    tx: &impl GenericClient,
+    ctx: &ApplyContext,
+    b: &Batch,
+) -> Result<HashMap<String, i64>, StoreError> {
+    let rows = tx.query(
         "INSERT INTO users (tenant_id, kombo_id, remote_id, employee_number, first_name, last_name, email,
             email_status, job_title, hire_date, leave_date, status, employment_status, deactivation_reason,
             manager_kombo_id, primary_team_kombo_id, location_kombo_id, legal_entity_kombo_id,
@@ -195,7 +199,8 @@ async fn upsert(tx: &impl GenericClient, ctx: &ApplyContext, b: &Batch) -> Resul
             kombo_changed_at = EXCLUDED.kombo_changed_at, deactivate_at = EXCLUDED.deactivate_at,
             fetched_at = EXCLUDED.fetched_at, manager_user_id = EXCLUDED.manager_user_id,
             primary_team_id = EXCLUDED.primary_team_id, primary_location_id = EXCLUDED.primary_location_id,
-            updated_at = now()",
+            updated_at = now()
+         RETURNING kombo_id, id",
         &[
             &ctx.tenant_id, &b.kombo_id, &b.remote_id, &b.employee_number, &b.first_name,
             &b.last_name, &b.email, &b.email_status, &b.job_title, &b.hire_date, &b.leave_date,
@@ -205,28 +210,11 @@ async fn upsert(tx: &impl GenericClient, ctx: &ApplyContext, b: &Batch) -> Resul
         ],
     )
     .await?;
-    Ok(())
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
 /// Makes the `hris` memberships of these users match their synced groups;
 /// memberships an admin added (`manual`) are never touched.
-/// Row ids of users by Kombo id (an index lookup per id).
-async fn row_ids(
-    tx: &impl GenericClient,
-    tenant_id: &str,
-    kombo_ids: &[String],
-) -> Result<HashMap<String, i64>, StoreError> {
-    Ok(tx
-        .query(
-            "SELECT kombo_id, id FROM users WHERE tenant_id = $1 AND kombo_id = ANY($2)",
-            &[&tenant_id, &kombo_ids],
-        )
-        .await?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect())
-}
-
 async fn sync_memberships(
     tx: &impl GenericClient,
     ctx: &ApplyContext,

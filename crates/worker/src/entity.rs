@@ -186,7 +186,7 @@ impl EntityHandler {
                 &tenant.id,
                 Some(self.entity.as_str()),
                 lease.kind.as_str(),
-                &format!("{:?}", envelope.trigger).to_lowercase(),
+                envelope.trigger.as_str(),
                 false,
             )
             .await

@@ -2,16 +2,14 @@
 //! sharing one broker connection (development, demo, small installs).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use hris_bus::{Entity, Publisher};
 use hris_kombo::WebhookSecrets;
 use hris_receiver::{AppState, ReceiverConfig};
-use hris_worker::scheduler::SchedulerConfig;
-use tokio_util::sync::CancellationToken;
 
 use crate::args::{ReceiverArgs, RoleArgs};
+use crate::commands::worker::Running;
 
 pub async fn run(role: RoleArgs, args: ReceiverArgs, tick_secs: f64) -> anyhow::Result<()> {
     let secrets = WebhookSecrets::from_comma_separated(&args.kombo_webhook_secrets);
@@ -19,18 +17,12 @@ pub async fn run(role: RoleArgs, args: ReceiverArgs, tick_secs: f64) -> anyhow::
         !secrets.is_empty(),
         "KOMBO_WEBHOOK_SECRETS is empty: every webhook would be refused"
     );
-    let setup = crate::commands::worker::setup(&role, "all")?;
-    setup
-        .ctx
-        .store
-        .ping()
-        .await
-        .context("cannot reach PostgreSQL at start")?;
     let listener = tokio::net::TcpListener::bind(&args.http_addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.http_addr))?;
-    let connection_stop = CancellationToken::new();
-    let connection = setup.connector.spawn(connection_stop.clone());
+    // The receiver serves /metrics on HTTP_ADDR for the whole process.
+    let running = Running::start(&role, "all", false).await?;
+    let setup = &running.setup;
     let state = Arc::new(AppState {
         config: ReceiverConfig {
             secrets,
@@ -40,36 +32,25 @@ pub async fn run(role: RoleArgs, args: ReceiverArgs, tick_secs: f64) -> anyhow::
         metrics: hris_telemetry::metrics_handle(),
         admin: crate::commands::receiver::admin(&args, &role.kombo, &setup.connector)?,
     });
-    let stop = CancellationToken::new();
     let workers = tokio::spawn(hris_worker::run(
         setup.ctx.clone(),
         setup.connector.clone(),
         Entity::ALL.to_vec(),
         true,
-        setup.tuning,
-        stop.clone(),
+        setup.tuning.clone(),
+        running.stop.clone(),
     ));
     let scheduler = tokio::spawn(hris_worker::scheduler::run(
         setup.ctx.clone(),
-        SchedulerConfig {
-            owner: setup.ctx.settings.owner.clone(),
-            tick: Duration::from_secs_f64(tick_secs.max(0.1)),
-            batch: 100,
-        },
-        stop.clone(),
+        running.scheduler_config(tick_secs),
+        running.stop.clone(),
     ));
     tracing::info!(addr = %listener.local_addr()?, "hris-sync all: receiver, workers and scheduler running");
-    let http_stop = stop.clone();
-    let http = tokio::spawn(hris_receiver::serve(listener, state, async move {
-        http_stop.cancelled().await
-    }));
-    hris_telemetry::shutdown_signal().await;
-    tracing::info!("shutting down: finishing requests and in-flight messages");
-    stop.cancel();
-    let _ = http.await;
-    let _ = workers.await;
-    let _ = scheduler.await;
-    connection_stop.cancel();
-    let _ = connection.await;
+    let http_stop = running.stop.clone();
+    let http = tokio::spawn(async move {
+        let _ =
+            hris_receiver::serve(listener, state, async move { http_stop.cancelled().await }).await;
+    });
+    running.until_signal(vec![http, workers, scheduler]).await;
     Ok(())
 }

@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use hris_bus::{AmqpConfig, Connector, Entity, Publisher, RetryPolicy, Topology};
+use hris_worker::scheduler::SchedulerConfig;
 use hris_worker::{SyncSettings, Tuning, WorkerContext};
 use tokio_util::sync::CancellationToken;
 
@@ -69,38 +70,78 @@ pub fn setup(role_args: &RoleArgs, role: &str) -> anyhow::Result<WorkerSetup> {
     })
 }
 
+/// A role that is up: connected to the broker (in the background), the
+/// database checked, `/metrics` served. `stop` is the roles' own token.
+pub struct Running {
+    pub setup: WorkerSetup,
+    pub stop: CancellationToken,
+    connection_stop: CancellationToken,
+    connection: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    pub async fn start(role: &RoleArgs, name: &str, serve_ops: bool) -> anyhow::Result<Self> {
+        let setup = setup(role, name)?;
+        setup
+            .ctx
+            .store
+            .ping()
+            .await
+            .context("cannot reach PostgreSQL at start")?;
+        let connection_stop = CancellationToken::new();
+        let connection = setup.connector.spawn(connection_stop.clone());
+        if serve_ops {
+            crate::commands::ops::spawn(
+                &role.metrics_addr,
+                setup.connector.clone(),
+                setup.ctx.store.clone(),
+                connection_stop.child_token(),
+            );
+        }
+        Ok(Self {
+            setup,
+            stop: CancellationToken::new(),
+            connection_stop,
+            connection,
+        })
+    }
+
+    /// The scheduler's settings for this process.
+    pub fn scheduler_config(&self, tick_secs: f64) -> SchedulerConfig {
+        SchedulerConfig {
+            owner: self.setup.ctx.settings.owner.clone(),
+            tick: Duration::from_secs_f64(tick_secs.max(0.1)),
+            batch: 100,
+        }
+    }
+
+    /// Waits for SIGTERM, stops the roles (they finish in-flight work), then
+    /// closes the broker connection: in that order, so nothing is cut short.
+    pub async fn until_signal(self, roles: Vec<tokio::task::JoinHandle<()>>) {
+        hris_telemetry::shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight work");
+        self.stop.cancel();
+        for role in roles {
+            let _ = role.await;
+        }
+        self.connection_stop.cancel();
+        let _ = self.connection.await;
+    }
+}
+
 pub async fn run(entity: String, role: RoleArgs) -> anyhow::Result<()> {
     let (entities, archive) = entities(&entity)?;
-    let setup = setup(&role, &format!("worker {entity}"))?;
-    setup
-        .ctx
-        .store
-        .ping()
-        .await
-        .context("cannot reach PostgreSQL at start")?;
-    let shutdown = CancellationToken::new();
-    let connection = setup.connector.spawn(shutdown.child_token());
-    crate::commands::ops::spawn(
-        &role.metrics_addr,
-        setup.connector.clone(),
-        setup.ctx.store.clone(),
-        shutdown.child_token(),
-    );
-    let consumers = shutdown.child_token();
+    let running = Running::start(&role, &format!("worker {entity}"), true).await?;
+    let setup = &running.setup;
     let work = tokio::spawn(hris_worker::run(
-        setup.ctx,
+        setup.ctx.clone(),
         setup.connector.clone(),
         entities,
         archive,
-        setup.tuning,
-        consumers.clone(),
+        setup.tuning.clone(),
+        running.stop.clone(),
     ));
     tracing::info!(entity, "worker started");
-    hris_telemetry::shutdown_signal().await;
-    tracing::info!("shutting down: finishing in-flight messages");
-    consumers.cancel();
-    let _ = work.await;
-    shutdown.cancel();
-    let _ = connection.await;
+    running.until_signal(vec![work]).await;
     Ok(())
 }
