@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use hris_mapping::absence::{AbsenceFields, AbsenceTypeFields};
 
-use crate::apply::{ApplyContext, PageStats, RecordChanges, fence, log_changes};
+use crate::apply::{
+    ApplyContext, PageStats, RecordChanges, begin_page, log_changes, select_by_keys,
+};
 use crate::org::plan_writes;
 use crate::{Store, StoreError};
 
@@ -18,8 +20,7 @@ impl Store {
         page: Vec<AbsenceTypeFields>,
     ) -> Result<(), StoreError> {
         let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        fence(&tx, ctx).await?;
+        let tx = begin_page(&mut client, ctx).await?;
         let ids: Vec<&str> = page.iter().map(|t| t.kombo_id.as_str()).collect();
         let names: Vec<Option<&str>> = page.iter().map(|t| t.name.as_deref()).collect();
         let units: Vec<Option<&str>> = page.iter().map(|t| t.unit.as_deref()).collect();
@@ -58,14 +59,17 @@ impl Store {
         page: Vec<AbsenceFields>,
     ) -> Result<PageStats, StoreError> {
         let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        fence(&tx, ctx).await?;
+        let tx = begin_page(&mut client, ctx).await?;
         let ids: Vec<&str> = page.iter().map(|a| a.kombo_id.as_str()).collect();
         let stored: HashMap<String, (AbsenceFields, Option<DateTime<Utc>>)> = tx
             .query(
-                "SELECT kombo_id, remote_id, employee_kombo_id, type_kombo_id, start_date, end_date,
-                        start_time, end_time, amount, unit, status, counts, remote_deleted_at, kombo_changed_at
-                 FROM absences WHERE tenant_id = $1 AND kombo_id = ANY($2) FOR UPDATE",
+                &select_by_keys(
+                    "absences",
+                    "kombo_id, remote_id, employee_kombo_id, type_kombo_id, start_date, end_date,
+                     start_time, end_time, amount, unit, status, counts, remote_deleted_at, kombo_changed_at",
+                    "kombo_id",
+                    "FOR NO KEY UPDATE",
+                ),
                 &[&ctx.tenant_id, &ids],
             )
             .await?
@@ -159,7 +163,7 @@ impl Store {
         crate::full_sync::mark_seen(&tx, ctx, page.iter().map(|r| r.kombo_id.as_str())).await?;
         crate::runs::add_page(&tx, ctx.sync_run_id, &stats).await?;
         tx.commit().await?;
-        link_absences(&client, &ctx.tenant_id, "kombo_id", &ids).await?;
+        link_absences(&mut client, &ctx.tenant_id, "kombo_id", &ids).await?;
         Ok(stats)
     }
 }
@@ -170,7 +174,7 @@ impl Store {
 /// written without the link. Run after each commit, whichever runs last sees
 /// both rows.
 pub(crate) async fn link_absences<T: tokio_postgres::types::ToSql + Sync>(
-    client: &impl deadpool_postgres::GenericClient,
+    client: &mut deadpool_postgres::Object,
     tenant_id: &str,
     key: &'static str,
     ids: &[T],
@@ -179,9 +183,13 @@ pub(crate) async fn link_absences<T: tokio_postgres::types::ToSql + Sync>(
     // generic plan scan all of the tenant's absences on every page.
     let sql = format!(
         "UPDATE absences a SET user_id = (SELECT u.id FROM users u \
-             WHERE u.tenant_id = a.tenant_id AND u.kombo_id = a.employee_kombo_id) \
-         WHERE a.tenant_id = $1 AND a.{key} = ANY($2) AND a.user_id IS NULL"
+             WHERE u.tenant_id = $1 AND u.kombo_id = a.employee_kombo_id) \
+         FROM ({}) r WHERE a.id = r.id AND a.user_id IS NULL",
+        select_by_keys("absences", "id", key, "")
     );
-    client.execute(&sql, &[&tenant_id, &ids]).await?;
+    let tx = client.transaction().await?;
+    crate::apply::keyed_access(&tx).await?;
+    tx.execute(&sql, &[&tenant_id, &ids]).await?;
+    tx.commit().await?;
     Ok(())
 }

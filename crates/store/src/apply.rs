@@ -6,6 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use hris_mapping::FieldChange;
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::StoreError;
@@ -62,6 +63,47 @@ impl PageStats {
     }
 }
 
+/// Starts a page's transaction: keyed access for its statements, then the
+/// lease fence.
+pub(crate) async fn begin_page<'a>(
+    client: &'a mut deadpool_postgres::Object,
+    ctx: &ApplyContext,
+) -> Result<deadpool_postgres::Transaction<'a>, StoreError> {
+    let tx = client.transaction().await?;
+    keyed_access(&tx).await?;
+    fence(&tx, ctx).await?;
+    Ok(tx)
+}
+
+/// Makes this transaction's statements reach rows through their keys' indexes.
+/// A page touches at most a few hundred rows by key, but while a big tenant is
+/// imported the planner's statistics lag behind (autovacuum refreshes them at
+/// most once a minute, and a new tenant is not in them at all): it then
+/// believed the tenant had a few hundred rows and scanned all of them, or the
+/// whole table, on every page, which made a 100,000-person import quadratic.
+pub(crate) async fn keyed_access(tx: &impl GenericClient) -> Result<(), StoreError> {
+    tx.batch_execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off")
+        .await?;
+    Ok(())
+}
+
+/// `SELECT`s `columns` of the rows of `table` of tenant `$1` whose `key` is one
+/// of the text array `$2`, each found by its own index probe, with `lock`
+/// (e.g. `FOR NO KEY UPDATE`) taken on them.
+///
+/// Written as `tenant_id = $1 AND key = ANY($2)`, the planner costed one scan
+/// of the tenant's rows against a probe per key; with the tenant's size
+/// underestimated (see [`keyed_access`]) it scanned the tenant on every page.
+/// A probe by one key of a unique or selective index is the cheapest plan
+/// whatever the statistics say, and `OFFSET 0` keeps the planner from
+/// flattening the probes back into one join.
+pub(crate) fn select_by_keys(table: &str, columns: &str, key: &str, lock: &str) -> String {
+    format!(
+        "SELECT r.* FROM UNNEST($2::text[]) AS k(key) CROSS JOIN LATERAL \
+         (SELECT {columns} FROM {table} WHERE tenant_id = $1 AND {key} = k.key OFFSET 0 {lock}) AS r"
+    )
+}
+
 /// Fails the transaction when the lease was lost: a worker that stalled past its
 /// lease must not write over the one that took over.
 pub(crate) async fn fence(
@@ -80,6 +122,20 @@ pub(crate) async fn fence(
 pub(crate) struct RecordChanges<'a> {
     pub kombo_id: &'a str,
     pub changes: Vec<FieldChange>,
+}
+
+/// One change-log entry for a created record: `created`, with every field.
+pub(crate) fn created_entry(changes: &[FieldChange]) -> FieldChange {
+    FieldChange {
+        field: "created",
+        old: Value::Null,
+        new: Value::Object(
+            changes
+                .iter()
+                .map(|c| (c.field.to_owned(), c.new.clone()))
+                .collect(),
+        ),
+    }
 }
 
 /// Writes the field-level history of a page in one statement.

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use hris_mapping::org::{LegalEntityFields, LocationFields};
 
-use crate::apply::{ApplyContext, PageStats, RecordChanges, fence, log_changes};
+use crate::apply::{
+    ApplyContext, PageStats, RecordChanges, begin_page, log_changes, select_by_keys,
+};
 use crate::org::plan_writes;
 use crate::{Store, StoreError};
 
@@ -17,13 +19,16 @@ impl Store {
         page: Vec<LocationFields>,
     ) -> Result<PageStats, StoreError> {
         let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        fence(&tx, ctx).await?;
+        let tx = begin_page(&mut client, ctx).await?;
         let ids: Vec<&str> = page.iter().map(|l| l.kombo_id.as_str()).collect();
         let stored: HashMap<String, (LocationFields, Option<DateTime<Utc>>)> = tx
             .query(
-                "SELECT kombo_id, remote_id, name, location_type, city, country, remote_deleted_at, kombo_changed_at
-                 FROM locations WHERE tenant_id = $1 AND kombo_id = ANY($2) FOR UPDATE",
+                &select_by_keys(
+                    "locations",
+                    "kombo_id, remote_id, name, location_type, city, country, remote_deleted_at, kombo_changed_at",
+                    "kombo_id",
+                    "FOR NO KEY UPDATE",
+                ),
                 &[&ctx.tenant_id, &ids],
             )
             .await?
@@ -90,9 +95,13 @@ impl Store {
             .await?;
             // Users that named a location before it existed here.
             tx.execute(
-                "UPDATE users u SET primary_location_id = l.id FROM locations l
-                 WHERE u.tenant_id = $1 AND l.tenant_id = $1 AND l.kombo_id = u.location_kombo_id
-                   AND l.kombo_id = ANY($2) AND u.primary_location_id IS DISTINCT FROM l.id",
+                &format!(
+                    "UPDATE users u SET primary_location_id = l.id
+                     FROM ({}) l
+                     WHERE u.tenant_id = $1 AND u.location_kombo_id = l.kombo_id
+                       AND u.primary_location_id IS DISTINCT FROM l.id",
+                    select_by_keys("locations", "id, kombo_id", "kombo_id", "")
+                ),
                 &[&ctx.tenant_id, &ids],
             )
             .await?;
@@ -112,8 +121,7 @@ impl Store {
         page: Vec<LegalEntityFields>,
     ) -> Result<(), StoreError> {
         let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        fence(&tx, ctx).await?;
+        let tx = begin_page(&mut client, ctx).await?;
         let ids: Vec<&str> = page.iter().map(|l| l.kombo_id.as_str()).collect();
         let col = |f: fn(&LegalEntityFields) -> Option<&str>| -> Vec<Option<&str>> {
             page.iter().map(f).collect()

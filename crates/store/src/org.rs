@@ -12,7 +12,10 @@ use deadpool_postgres::GenericClient;
 use hris_mapping::diff;
 use hris_mapping::org::{LegalEntityFields, LocationFields, TeamFields};
 
-use crate::apply::{ApplyContext, PageStats, RecordChanges, fence, is_stale, log_changes};
+use crate::apply::{
+    ApplyContext, PageStats, RecordChanges, begin_page, created_entry, is_stale, log_changes,
+    select_by_keys,
+};
 use crate::{Store, StoreError};
 
 pub(crate) async fn upsert_stub_teams<'a>(
@@ -105,7 +108,11 @@ pub(crate) fn plan_writes<'a, T: hris_mapping::Fields>(
             stats.unchanged += 1;
             continue;
         }
-        let changes = diff(old.map(|(f, _)| f), record);
+        let mut changes = diff(old.map(|(f, _)| f), record);
+        if old.is_none() {
+            // As for users: one `created` entry, not a row per field.
+            changes = vec![created_entry(&changes)];
+        }
         match old {
             None => stats.created += 1,
             Some(_) if changes.is_empty() => {
@@ -133,13 +140,16 @@ impl Store {
         page: Vec<TeamFields>,
     ) -> Result<PageStats, StoreError> {
         let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        fence(&tx, ctx).await?;
+        let tx = begin_page(&mut client, ctx).await?;
         let ids: Vec<&str> = page.iter().map(|t| t.kombo_id.as_str()).collect();
         let stored: HashMap<String, (TeamFields, Option<DateTime<Utc>>)> = tx
             .query(
-                "SELECT kombo_id, remote_id, name, group_type, parent_kombo_id, remote_deleted_at, kombo_changed_at
-                 FROM teams WHERE tenant_id = $1 AND kombo_id = ANY($2) FOR UPDATE",
+                &select_by_keys(
+                    "teams",
+                    "kombo_id, remote_id, name, group_type, parent_kombo_id, remote_deleted_at, kombo_changed_at",
+                    "kombo_id",
+                    "FOR NO KEY UPDATE",
+                ),
                 &[&ctx.tenant_id, &ids],
             )
             .await?
@@ -204,10 +214,14 @@ impl Store {
             .await?;
             // Parents may arrive after their children, on any page.
             tx.execute(
-                "UPDATE teams c SET parent_team_id = p.id
-                 FROM (SELECT c2.id AS child, (SELECT p.id FROM teams p WHERE p.tenant_id = c2.tenant_id AND p.kombo_id = c2.parent_kombo_id) AS id
-                       FROM teams c2 WHERE c2.tenant_id = $1 AND (c2.kombo_id = ANY($2) OR c2.parent_kombo_id = ANY($2))) p
-                 WHERE c.id = p.child AND c.parent_team_id IS DISTINCT FROM p.id",
+                &format!(
+                    "UPDATE teams c SET parent_team_id = p.id
+                     FROM (SELECT c2.id AS child, (SELECT p.id FROM teams p WHERE p.tenant_id = $1 AND p.kombo_id = c2.parent_kombo_id) AS id
+                           FROM ({} UNION {}) c2) p
+                     WHERE c.id = p.child AND c.parent_team_id IS DISTINCT FROM p.id",
+                    select_by_keys("teams", "id, parent_kombo_id", "kombo_id", ""),
+                    select_by_keys("teams", "id, parent_kombo_id", "parent_kombo_id", ""),
+                ),
                 &[&ctx.tenant_id, &ids],
             )
             .await?;

@@ -11,7 +11,7 @@ use hris_mapping::employee::MappedUser;
 use hris_mapping::{FieldChange, UserFields, UserStatus, diff};
 use serde_json::Value;
 
-use crate::apply::{PageStats, is_stale};
+use crate::apply::{PageStats, created_entry, is_stale, select_by_keys};
 use crate::users::USER_COLUMNS;
 use crate::{Store, StoreError};
 
@@ -112,12 +112,10 @@ pub(crate) async fn load_stored(
     for_update: bool,
 ) -> Result<HashMap<String, Stored>, StoreError> {
     let ids: Vec<&str> = page.iter().map(|m| m.user.kombo_id.as_str()).collect();
-    let lock = if for_update { " FOR UPDATE" } else { "" };
+    let lock = if for_update { "FOR NO KEY UPDATE" } else { "" };
     Ok(client
         .query(
-            &format!(
-                "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND kombo_id = ANY($2){lock}"
-            ),
+            &select_by_keys("users", USER_COLUMNS, "kombo_id", lock),
             &[&tenant_id, &ids],
         )
         .await?
@@ -179,20 +177,6 @@ pub(crate) fn plan_users(stored: &HashMap<String, Stored>, page: &[MappedUser]) 
         plan.writes.push(write);
     }
     plan
-}
-
-/// One change-log entry for a created record: `created`, with every field.
-fn created_entry(changes: &[FieldChange]) -> FieldChange {
-    FieldChange {
-        field: "created",
-        old: Value::Null,
-        new: Value::Object(
-            changes
-                .iter()
-                .map(|c| (c.field.to_owned(), c.new.clone()))
-                .collect(),
-        ),
-    }
 }
 
 impl Store {

@@ -12,7 +12,9 @@ use hris_mapping::UserFields;
 use hris_mapping::employee::MappedUser;
 use serde_json::Value;
 
-use crate::apply::{ApplyContext, PageStats, RecordChanges, fence, log_changes};
+use crate::apply::{
+    ApplyContext, PageStats, RecordChanges, begin_page, log_changes, select_by_keys,
+};
 use crate::org::{upsert_stub_legal_entities, upsert_stub_locations, upsert_stub_teams};
 use crate::user_plan::{load_stored, newest_per_id, plan_users};
 use crate::{Store, StoreError};
@@ -94,8 +96,7 @@ impl Store {
         page: Vec<MappedUser>,
     ) -> Result<PageStats, StoreError> {
         let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        fence(&tx, ctx).await?;
+        let tx = begin_page(&mut client, ctx).await?;
         let page = newest_per_id(page);
         upsert_stub_teams(&tx, ctx, page.iter().flat_map(|m| &m.embedded_teams)).await?;
         upsert_stub_locations(
@@ -150,7 +151,7 @@ impl Store {
         // after the commit, the retry finds the users unchanged and must still
         // link their absences.
         let page_ids: Vec<&str> = page.iter().map(|m| m.user.kombo_id.as_str()).collect();
-        crate::absences::link_absences(&client, &ctx.tenant_id, "employee_kombo_id", &page_ids)
+        crate::absences::link_absences(&mut client, &ctx.tenant_id, "employee_kombo_id", &page_ids)
             .await?;
         Ok(stats)
     }
@@ -233,7 +234,7 @@ async fn sync_memberships(
         .collect();
     let teams: HashMap<String, i64> = tx
         .query(
-            "SELECT kombo_id, id FROM teams WHERE tenant_id = $1 AND kombo_id = ANY($2)",
+            &select_by_keys("teams", "kombo_id, id", "kombo_id", ""),
             &[&ctx.tenant_id, &team_kids],
         )
         .await?
@@ -281,16 +282,15 @@ pub(crate) async fn resolve_references(
     kombo_ids: &[String],
 ) -> Result<(), StoreError> {
     tx.execute(
-        "UPDATE users u SET manager_user_id = m.id
-         FROM (SELECT u2.id AS user_id,
-                      (SELECT m.id FROM users m WHERE m.tenant_id = u2.tenant_id AND m.kombo_id = u2.manager_kombo_id) AS id
-               FROM users u2
-               WHERE u2.tenant_id = $1 AND u2.kombo_id = ANY($2)
-               UNION
-               SELECT u3.id, (SELECT m.id FROM users m WHERE m.tenant_id = u3.tenant_id AND m.kombo_id = u3.manager_kombo_id)
-               FROM users u3
-               WHERE u3.tenant_id = $1 AND u3.manager_kombo_id = ANY($2)) m
-         WHERE u.id = m.user_id AND u.manager_user_id IS DISTINCT FROM m.id",
+        &format!(
+            "UPDATE users u SET manager_user_id = m.id
+             FROM (SELECT r.id AS user_id,
+                          (SELECT m.id FROM users m WHERE m.tenant_id = $1 AND m.kombo_id = r.manager_kombo_id) AS id
+                   FROM ({} UNION {}) r) m
+             WHERE u.id = m.user_id AND u.manager_user_id IS DISTINCT FROM m.id",
+            select_by_keys("users", "id, manager_kombo_id", "kombo_id", ""),
+            select_by_keys("users", "id, manager_kombo_id", "manager_kombo_id", ""),
+        ),
         &[&tenant_id, &kombo_ids],
     )
     .await?;
