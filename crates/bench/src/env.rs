@@ -134,7 +134,8 @@ impl Env {
         let child = std::process::Command::new(&self.hris_sync)
             .args(["worker", "--entity", "all"])
             .env("DATABASE_URL", &self.database_url)
-            .env("DATABASE_POOL_SIZE", "24")
+            // Enough connections for one busy queue's handlers and the rest.
+            .env("DATABASE_POOL_SIZE", (concurrency + 16).to_string())
             .env("AMQP_URL", &self.amqp_url)
             .env("AMQP_PREFIX", &self.prefix)
             .env("KOMBO_API_URL", format!("http://{}/v1", self.sim_addr))
@@ -211,6 +212,10 @@ impl Env {
         }
         self.stop.cancel();
         drop(self.store);
+        if std::env::var_os("BENCH_KEEP_DATABASE").is_some() {
+            eprintln!("kept database {}", self.db_name);
+            return;
+        }
         if let Ok((client, conn)) =
             tokio_postgres::connect(&self.admin_url, tokio_postgres::NoTls).await
         {

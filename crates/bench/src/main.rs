@@ -30,7 +30,14 @@ struct Args {
         default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
     )]
     amqp_url: String,
-    /// Where the report goes (not written for --smoke).
+    /// Messages each worker handles at once per queue (default 8).
+    #[arg(long)]
+    concurrency: Option<usize>,
+    /// Only these stages (raw, receiver, import, freshness, fan-in), for
+    /// profiling one; a partial run does not write the report.
+    #[arg(long, value_delimiter = ',')]
+    only: Option<Vec<bench::Stage>>,
+    /// Where the report goes (not written for --smoke or --only).
     #[arg(long, default_value = "bench/RESULTS.md")]
     out: std::path::PathBuf,
 }
@@ -55,10 +62,17 @@ async fn main() -> anyhow::Result<()> {
             .ok_or_else(|| anyhow::anyhow!("--fan-in TENANTSxEMPLOYEES"))?;
         config.fan_in = (t.parse()?, e.parse()?);
     }
+    if let Some(n) = args.concurrency {
+        config.concurrency = n;
+    }
+    let partial = args.only.is_some();
+    if let Some(only) = args.only {
+        config.stages = only;
+    }
     let started = std::time::Instant::now();
     let table = bench::run(&config).await?;
     println!("{table}");
-    if !args.smoke {
+    if !args.smoke && !partial {
         let report = format!(
             "# Benchmark results\n\nMeasured {} on {} (PostgreSQL and RabbitMQ local, default settings; the simulator, receiver and load generator share the bench process, each worker is its own `hris-sync worker --entity all` process with {} concurrent messages per queue).\n\nCommand: `scripts/bench {}` (release builds of hris-sync and the bench), {:.0} s in all.\n\n{table}\n",
             chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),

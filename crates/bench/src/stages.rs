@@ -219,6 +219,7 @@ pub async fn freshness(env: &Env, tenants: usize, concurrency: usize) -> anyhow:
         .map(|r| (r.get(0), r.get(1)))
         .collect();
     let sent: Arc<std::sync::Mutex<Vec<Sent>>> = Arc::default();
+    let sending = Instant::now();
     futures::stream::iter(targets.iter().cloned())
         .for_each_concurrent(32, |(tenant, employee)| {
             let sent = sent.clone();
@@ -251,6 +252,11 @@ pub async fn freshness(env: &Env, tenants: usize, concurrency: usize) -> anyhow:
             }
         })
         .await;
+    eprintln!(
+        "  {} changes made and their webhooks sent in {:.1} s",
+        targets.len(),
+        sending.elapsed().as_secs_f64()
+    );
     env.settle(Duration::from_secs(600)).await?;
     let sent = sent.lock().map(|s| s.clone()).unwrap_or_default();
     let mut lags = Vec::new();
