@@ -191,14 +191,25 @@ pub async fn import(
 /// An employee changed, and when its webhook was sent.
 type Sent = (String, chrono::DateTime<chrono::Utc>);
 
-pub struct Freshness {
-    pub tenants: usize,
+pub struct Lags {
+    pub changes: usize,
+    pub sent_secs: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
 }
 
-/// `tenants` small tenants, one change each: webhook sent → row committed.
+pub struct Freshness {
+    pub tenants: usize,
+    /// Every tenant's change at once: bounded by throughput (the backlog drains).
+    pub burst: Lags,
+    /// The same changes arriving at `paced_rate` per second.
+    pub paced: Lags,
+    pub paced_rate: f64,
+}
+
+/// `tenants` small tenants, one change each: webhook sent → row committed,
+/// once all at once and once at a steady rate.
 pub async fn freshness(env: &Env, tenants: usize, concurrency: usize) -> anyhow::Result<Freshness> {
     let worker = env.worker(concurrency)?;
     for t in 0..tenants {
@@ -210,7 +221,6 @@ pub async fn freshness(env: &Env, tenants: usize, concurrency: usize) -> anyhow:
         request_sync(env, &id, &format!("personio:{id}"), SyncKind::Full).await?;
     }
     env.settle(Duration::from_secs(600)).await?;
-    tokio::time::sleep(Duration::from_millis(2100)).await;
     let client = env.store.client().await?;
     let targets: Vec<(String, String)> = client
         .query("SELECT DISTINCT ON (tenant_id) tenant_id, kombo_id FROM users WHERE tenant_id LIKE 'fresh%' ORDER BY tenant_id, kombo_id", &[])
@@ -218,21 +228,48 @@ pub async fn freshness(env: &Env, tenants: usize, concurrency: usize) -> anyhow:
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
+    // Past the 2 s skew margin, so no change is "covered" by an earlier fetch.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let burst = change_round(env, &targets, "Fresh", None).await?;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let paced_rate = 100.0;
+    let paced = change_round(env, &targets, "Paced", Some(paced_rate)).await?;
+    worker.stop();
+    Ok(Freshness {
+        tenants: targets.len(),
+        burst,
+        paced,
+        paced_rate,
+    })
+}
+
+/// Gives each target employee `job_title` in the simulator and sends its
+/// tenant's webhook (all at once, or `rate` per second); returns the lags.
+async fn change_round(
+    env: &Env,
+    targets: &[(String, String)],
+    job_title: &str,
+    rate: Option<f64>,
+) -> anyhow::Result<Lags> {
     let sent: Arc<std::sync::Mutex<Vec<Sent>>> = Arc::default();
     let sending = Instant::now();
-    futures::stream::iter(targets.iter().cloned())
-        .for_each_concurrent(32, |(tenant, employee)| {
+    let start = tokio::time::Instant::now();
+    futures::stream::iter(targets.iter().cloned().enumerate())
+        .for_each_concurrent(32, |(i, (tenant, employee))| {
             let sent = sent.clone();
             async move {
+                if let Some(rate) = rate {
+                    tokio::time::sleep_until(start + Duration::from_secs_f64(i as f64 / rate)).await;
+                }
                 let integration = format!("personio:{tenant}");
                 let _ = env
                     .http
                     .post(env.control(&format!("/_sim/integrations/{integration}/mutations")))
-                    .json(&serde_json::json!({"op": "promote", "employee_id": employee, "job_title": "Fresh", "silent": true}))
+                    .json(&serde_json::json!({"op": "promote", "employee_id": employee, "job_title": job_title, "silent": true}))
                     .send()
                     .await;
                 let body = serde_json::to_vec(&serde_json::json!({
-                    "id": format!("fresh-{tenant}"), "type": "data-changed",
+                    "id": format!("{job_title}-{tenant}"), "type": "data-changed",
                     "data": { "integration_id": integration, "integration_tool": "personio",
                               "integration_category": "HRIS", "changed_models": [{ "name": "hris_employees" }] }
                 }))
@@ -252,28 +289,32 @@ pub async fn freshness(env: &Env, tenants: usize, concurrency: usize) -> anyhow:
             }
         })
         .await;
+    let sent_secs = sending.elapsed().as_secs_f64();
     eprintln!(
-        "  {} changes made and their webhooks sent in {:.1} s",
-        targets.len(),
-        sending.elapsed().as_secs_f64()
+        "  {} changes made and their webhooks sent in {sent_secs:.1} s",
+        targets.len()
     );
     env.settle(Duration::from_secs(600)).await?;
     let sent = sent.lock().map(|s| s.clone()).unwrap_or_default();
+    let client = env.store.client().await?;
     let mut lags = Vec::new();
     for (employee, at) in &sent {
+        // The end of the sync run that wrote the change: recorded after the
+        // page's commit (the row's own `updated_at` is its transaction's start).
         let committed: chrono::DateTime<chrono::Utc> = client
             .query_one(
-                "SELECT updated_at FROM users WHERE kombo_id = $1 AND job_title = 'Fresh'",
-                &[employee],
+                "SELECT r.finished_at FROM change_log c JOIN sync_runs r ON r.id = c.sync_run_id
+                 WHERE c.record_kombo_id = $1 AND c.field = 'job_title' AND c.new_value = to_jsonb($2::text)",
+                &[employee, &job_title],
             )
             .await?
             .get(0);
         lags.push(((committed - *at).num_microseconds().unwrap_or(0) as f64 / 1000.0).max(0.0));
     }
-    worker.stop();
     lags.sort_by(f64::total_cmp);
-    Ok(Freshness {
-        tenants: lags.len(),
+    Ok(Lags {
+        changes: lags.len(),
+        sent_secs,
         p50_ms: percentile(&lags, 50.0),
         p99_ms: percentile(&lags, 99.0),
         max_ms: lags.last().copied().unwrap_or(0.0),
