@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use hris_mapping::absence::{AbsenceFields, AbsenceTypeFields};
 
 use crate::apply::{
-    ApplyContext, PageStats, RecordChanges, begin_page, log_changes, select_by_keys,
+    ApplyContext, PageStats, RecordChanges, begin_page, ids_by_keys, log_changes, select_by_keys,
 };
 use crate::org::plan_writes;
 use crate::{Store, StoreError};
@@ -184,8 +184,8 @@ pub(crate) async fn link_absences<T: tokio_postgres::types::ToSql + Sync>(
     let sql = format!(
         "UPDATE absences a SET user_id = (SELECT u.id FROM users u \
              WHERE u.tenant_id = $1 AND u.kombo_id = a.employee_kombo_id) \
-         FROM ({}) r WHERE a.id = r.id AND a.user_id IS NULL",
-        select_by_keys("absences", "id", key, "")
+         WHERE a.id = ANY({}) AND a.user_id IS NULL",
+        ids_by_keys("absences", key)
     );
     let tx = client.transaction().await?;
     crate::apply::keyed_access(&tx).await?;

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use hris_mapping::org::{LegalEntityFields, LocationFields};
 
 use crate::apply::{
-    ApplyContext, PageStats, RecordChanges, begin_page, log_changes, select_by_keys,
+    ApplyContext, PageStats, RecordChanges, begin_page, ids_by_keys, log_changes, select_by_keys,
 };
 use crate::org::plan_writes;
 use crate::{Store, StoreError};
@@ -96,11 +96,10 @@ impl Store {
             // Users that named a location before it existed here.
             tx.execute(
                 &format!(
-                    "UPDATE users u SET primary_location_id = l.id
-                     FROM ({}) l
-                     WHERE u.tenant_id = $1 AND u.location_kombo_id = l.kombo_id
-                       AND u.primary_location_id IS DISTINCT FROM l.id",
-                    select_by_keys("locations", "id, kombo_id", "kombo_id", "")
+                    "UPDATE users u SET primary_location_id = {location}
+                     WHERE u.id = ANY({}) AND u.primary_location_id IS DISTINCT FROM {location}",
+                    ids_by_keys("users", "location_kombo_id"),
+                    location = "(SELECT l.id FROM locations l WHERE l.tenant_id = $1 AND l.kombo_id = u.location_kombo_id)",
                 ),
                 &[&ctx.tenant_id, &ids],
             )

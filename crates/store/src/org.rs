@@ -13,8 +13,8 @@ use hris_mapping::diff;
 use hris_mapping::org::{LegalEntityFields, LocationFields, TeamFields};
 
 use crate::apply::{
-    ApplyContext, PageStats, RecordChanges, begin_page, created_entry, is_stale, log_changes,
-    select_by_keys,
+    ApplyContext, PageStats, RecordChanges, begin_page, created_entry, ids_by_keys, is_stale,
+    log_changes, select_by_keys,
 };
 use crate::{Store, StoreError};
 
@@ -215,12 +215,11 @@ impl Store {
             // Parents may arrive after their children, on any page.
             tx.execute(
                 &format!(
-                    "UPDATE teams c SET parent_team_id = p.id
-                     FROM (SELECT c2.id AS child, (SELECT p.id FROM teams p WHERE p.tenant_id = $1 AND p.kombo_id = c2.parent_kombo_id) AS id
-                           FROM ({} UNION {}) c2) p
-                     WHERE c.id = p.child AND c.parent_team_id IS DISTINCT FROM p.id",
-                    select_by_keys("teams", "id, parent_kombo_id", "kombo_id", ""),
-                    select_by_keys("teams", "id, parent_kombo_id", "parent_kombo_id", ""),
+                    "UPDATE teams c SET parent_team_id = {parent}
+                     WHERE c.id = ANY({by_id} || {by_parent}) AND c.parent_team_id IS DISTINCT FROM {parent}",
+                    parent = "(SELECT p.id FROM teams p WHERE p.tenant_id = $1 AND p.kombo_id = c.parent_kombo_id)",
+                    by_id = ids_by_keys("teams", "kombo_id"),
+                    by_parent = ids_by_keys("teams", "parent_kombo_id"),
                 ),
                 &[&ctx.tenant_id, &ids],
             )

@@ -13,7 +13,7 @@ use hris_mapping::employee::MappedUser;
 use serde_json::Value;
 
 use crate::apply::{
-    ApplyContext, PageStats, RecordChanges, begin_page, log_changes, select_by_keys,
+    ApplyContext, PageStats, RecordChanges, begin_page, ids_by_keys, log_changes, select_by_keys,
 };
 use crate::org::{upsert_stub_legal_entities, upsert_stub_locations, upsert_stub_teams};
 use crate::user_plan::{load_stored, newest_per_id, plan_users};
@@ -283,13 +283,11 @@ pub(crate) async fn resolve_references(
 ) -> Result<(), StoreError> {
     tx.execute(
         &format!(
-            "UPDATE users u SET manager_user_id = m.id
-             FROM (SELECT r.id AS user_id,
-                          (SELECT m.id FROM users m WHERE m.tenant_id = $1 AND m.kombo_id = r.manager_kombo_id) AS id
-                   FROM ({} UNION {}) r) m
-             WHERE u.id = m.user_id AND u.manager_user_id IS DISTINCT FROM m.id",
-            select_by_keys("users", "id, manager_kombo_id", "kombo_id", ""),
-            select_by_keys("users", "id, manager_kombo_id", "manager_kombo_id", ""),
+            "UPDATE users u SET manager_user_id = {manager}
+             WHERE u.id = ANY({by_id} || {by_manager}) AND u.manager_user_id IS DISTINCT FROM {manager}",
+            manager = "(SELECT m.id FROM users m WHERE m.tenant_id = $1 AND m.kombo_id = u.manager_kombo_id)",
+            by_id = ids_by_keys("users", "kombo_id"),
+            by_manager = ids_by_keys("users", "manager_kombo_id"),
         ),
         &[&tenant_id, &kombo_ids],
     )
