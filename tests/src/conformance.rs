@@ -90,6 +90,7 @@ pub async fn employees(stack: &Stack, integration: &str) -> anyhow::Result<Vec<E
                 ..ListQuery::default()
             },
         )
+        .map_ok(|page| page.records)
         .try_collect()
         .await?;
     Ok(pages.into_iter().flatten().collect())
@@ -195,6 +196,7 @@ pub async fn full_mismatches(
 
     let groups: Vec<Vec<Group>> = client
         .list(integration, Endpoint::Groups, all.clone())
+        .map_ok(|page| page.records)
         .try_collect()
         .await?;
     for g in groups.iter().flatten().map(TeamFields::from_group) {
@@ -234,6 +236,7 @@ pub async fn full_mismatches(
 
     let locations: Vec<Vec<Location>> = client
         .list(integration, Endpoint::Locations, all.clone())
+        .map_ok(|page| page.records)
         .try_collect()
         .await?;
     for l in locations
@@ -256,6 +259,7 @@ pub async fn full_mismatches(
 
     let absences: Vec<Vec<Absence>> = client
         .list(integration, Endpoint::Absences, all)
+        .map_ok(|page| page.records)
         .try_collect()
         .await?;
     let mut seen = 0;

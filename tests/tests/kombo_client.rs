@@ -17,6 +17,7 @@ async fn all_employees(
     let pages: Vec<Vec<Employee>> = sim
         .client()
         .list(integration, Endpoint::Employees, query)
+        .map_ok(|page| page.records)
         .try_collect()
         .await?;
     Ok(pages.into_iter().flatten().collect())

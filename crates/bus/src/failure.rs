@@ -63,6 +63,12 @@ impl Failure {
         }
     }
 
+    /// The error's code for on-call: Kombo's `error.code`, or a SQLSTATE.
+    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
+
     pub fn with_tenant(mut self, tenant_id: &str) -> Self {
         self.tenant_id.get_or_insert_with(|| tenant_id.to_owned());
         self

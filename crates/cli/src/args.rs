@@ -195,6 +195,10 @@ pub struct KomboArgs {
     /// Timeout of one Kombo request, in seconds.
     #[arg(long, env = "KOMBO_TIMEOUT_SECS", default_value_t = 30)]
     pub kombo_timeout_secs: u64,
+    /// Pages one listing may have before it is ended as a runaway (250 records
+    /// a page).
+    #[arg(long, env = "KOMBO_MAX_PAGES", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub kombo_max_pages: u64,
 }
 
 impl KomboArgs {
@@ -202,6 +206,7 @@ impl KomboArgs {
         let mut config =
             hris_kombo::KomboClientConfig::new(&self.kombo_api_url, &self.kombo_api_key);
         config.timeout = std::time::Duration::from_secs(self.kombo_timeout_secs.max(1));
+        config.max_pages = usize::try_from(self.kombo_max_pages).unwrap_or(usize::MAX);
         Ok(hris_kombo::KomboClient::new(config)?)
     }
 }
@@ -223,6 +228,10 @@ pub struct WorkerArgs {
     /// A fetch lease lasts this long unless renewed (seconds).
     #[arg(long, env = "FETCH_LEASE_SECS", default_value_t = 60)]
     pub fetch_lease_secs: u64,
+    /// The longest one fetch (every page of one listing) may run, in seconds;
+    /// then it fails and is retried through the delay queues.
+    #[arg(long, env = "FETCH_DEADLINE_SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub fetch_deadline_secs: u64,
     /// Overlap subtracted from the watermark (seconds).
     #[arg(long, env = "WATERMARK_OVERLAP_SECS", default_value_t = 60)]
     pub watermark_overlap_secs: u64,

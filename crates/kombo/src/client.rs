@@ -5,6 +5,7 @@
 //! the cap, or on a permanent error, the error is returned to the caller, whose
 //! retry layer (delay queues) takes over. Nothing here retries forever.
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use backon::{ExponentialBuilder, Retryable};
@@ -12,13 +13,15 @@ use futures::Stream;
 use reqwest::header::{AUTHORIZATION, HeaderMap, RETRY_AFTER};
 use serde::de::DeserializeOwned;
 
+use crate::decode::{RecordPage, decode, decode_page};
 use crate::envelope::{
-    CreateLinkRequest, CreateLinkResponse, ErrorBody, ErrorEnvelope, ForceSyncResponse, Page,
+    CreateLinkRequest, CreateLinkResponse, ErrorBody, ErrorEnvelope, ForceSyncResponse,
     SuccessEnvelope,
 };
 use crate::error::{ErrorClass, KomboError};
 use crate::query::{Endpoint, ListQuery, MAX_PAGE_SIZE};
 use crate::records::Record;
+use crate::repair::repair_lone_surrogates;
 
 /// Header naming the integration a request is about.
 pub const INTEGRATION_HEADER: &str = "X-Integration-Id";
@@ -37,6 +40,9 @@ pub struct KomboClientConfig {
     pub max_backoff: Duration,
     /// A `Retry-After` longer than this is not waited out in-process.
     pub max_in_process_wait: Duration,
+    /// Pages one listing may have before it is taken for a runaway (250 records
+    /// a page: the default allows 2.5 million people).
+    pub max_pages: usize,
 }
 
 impl KomboClientConfig {
@@ -50,8 +56,17 @@ impl KomboClientConfig {
             min_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(5),
             max_in_process_wait: Duration::from_secs(10),
+            max_pages: 10_000,
         }
     }
+}
+
+/// Where a listing is: the next cursor, every cursor seen so far.
+struct Listing {
+    cursor: Option<String>,
+    seen: HashSet<String>,
+    pages: usize,
+    done: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -83,30 +98,55 @@ impl KomboClient {
     }
 
     /// Streams every page of `endpoint` matching `query`, in Kombo's order.
+    /// Each record is decoded on its own (see [`RecordPage`]). The listing ends
+    /// with a permanent error when Kombo repeats a cursor or passes the page cap.
     pub fn list<T: Record>(
         &self,
         integration_id: &str,
         endpoint: Endpoint,
         query: ListQuery,
-    ) -> impl Stream<Item = Result<Vec<T>, KomboError>> + Send + 'static {
+    ) -> impl Stream<Item = Result<RecordPage<T>, KomboError>> + Send + 'static {
         let client = self.clone();
         let integration_id = integration_id.to_owned();
         let mut query = query;
         query.page_size.get_or_insert(client.config.page_size);
-        // State: Some(cursor) while pages remain; the first page has no cursor.
-        futures::stream::try_unfold(Some(None::<String>), move |state| {
+        let state = Listing {
+            cursor: None,
+            seen: HashSet::new(),
+            pages: 0,
+            done: false,
+        };
+        futures::stream::try_unfold(state, move |mut state| {
             let client = client.clone();
             let integration_id = integration_id.clone();
             let query = query.clone();
             async move {
-                let Some(cursor) = state else {
+                if state.done {
                     return Ok(None);
-                };
-                let page: Page<T> = client
-                    .get_page(&integration_id, endpoint, &query, cursor.as_deref())
+                }
+                if state.pages >= client.config.max_pages {
+                    return Err(KomboError::TooManyPages {
+                        endpoint: endpoint.path(),
+                        pages: state.pages,
+                    });
+                }
+                let page: RecordPage<T> = client
+                    .get_page(&integration_id, endpoint, &query, state.cursor.as_deref())
                     .await?;
-                let next = page.next.filter(|c| !c.is_empty()).map(Some);
-                Ok(Some((page.results, next)))
+                state.pages += 1;
+                match page.next.clone().filter(|c| !c.is_empty()) {
+                    None => state.done = true,
+                    // A cursor seen before (the same one, or a cycle of them)
+                    // would serve the same pages forever.
+                    Some(next) if !state.seen.insert(next.clone()) => {
+                        return Err(KomboError::CursorLoop {
+                            endpoint: endpoint.path(),
+                            pages: state.pages,
+                        });
+                    }
+                    Some(next) => state.cursor = Some(next),
+                }
+                Ok(Some((page, state)))
             }
         })
     }
@@ -118,7 +158,7 @@ impl KomboClient {
         endpoint: Endpoint,
         query: &ListQuery,
         cursor: Option<&str>,
-    ) -> Result<Page<T>, KomboError> {
+    ) -> Result<RecordPage<T>, KomboError> {
         let mut pairs = query.to_pairs();
         if let Some(cursor) = cursor {
             pairs.push(("cursor", cursor.to_owned()));
@@ -130,7 +170,14 @@ impl KomboClient {
                 .get(&url)
                 .query(&pairs)
                 .header(INTEGRATION_HEADER, integration_id);
-            self.send::<Page<T>>(request, endpoint.path()).await
+            let body = self.send_raw(request, endpoint.path()).await?;
+            decode_page::<T>(&repair_lone_surrogates(&body)).map_err(|error| {
+                self.count_error(endpoint.path(), "decode");
+                KomboError::Decode {
+                    context: "listing page",
+                    error,
+                }
+            })
         };
         fetch
             .retry(self.backoff())
@@ -183,11 +230,30 @@ impl KomboClient {
         }
     }
 
+    /// Sends a request and decodes the `data` of Kombo's success envelope.
     async fn send<T: DeserializeOwned>(
         &self,
         request: reqwest::RequestBuilder,
         label: &'static str,
     ) -> Result<T, KomboError> {
+        let body = self.send_raw(request, label).await?;
+        decode::<SuccessEnvelope<T>>(&repair_lone_surrogates(&body))
+            .map(|envelope| envelope.data)
+            .map_err(|error| {
+                self.count_error(label, "decode");
+                KomboError::Decode {
+                    context: "success body",
+                    error,
+                }
+            })
+    }
+
+    /// Sends a request; returns a success answer's body, or the classified error.
+    async fn send_raw(
+        &self,
+        request: reqwest::RequestBuilder,
+        label: &'static str,
+    ) -> Result<bytes::Bytes, KomboError> {
         let started = Instant::now();
         let result = self.send_inner(request).await;
         metrics::histogram!("kombo_request_seconds", "endpoint" => label)
@@ -196,19 +262,22 @@ impl KomboClient {
             let code = e.code().unwrap_or(match e {
                 KomboError::Timeout(_) => "timeout",
                 KomboError::Transport(_) => "transport",
-                KomboError::Decode { .. } => "decode",
                 _ => "http",
             });
-            metrics::counter!("kombo_errors_total", "endpoint" => label, "code" => code.to_owned())
-                .increment(1);
+            self.count_error(label, code);
         }
         result
     }
 
-    async fn send_inner<T: DeserializeOwned>(
+    fn count_error(&self, label: &'static str, code: &str) {
+        metrics::counter!("kombo_errors_total", "endpoint" => label, "code" => code.to_owned())
+            .increment(1);
+    }
+
+    async fn send_inner(
         &self,
         request: reqwest::RequestBuilder,
-    ) -> Result<T, KomboError> {
+    ) -> Result<bytes::Bytes, KomboError> {
         let response = request
             .header(AUTHORIZATION, format!("Bearer {}", self.config.api_key))
             .send()
@@ -221,12 +290,7 @@ impl KomboClient {
             .await
             .map_err(|e| self.transport_error(e))?;
         if (200..300).contains(&status) {
-            let envelope: SuccessEnvelope<T> =
-                serde_json::from_slice(&bytes).map_err(|source| KomboError::Decode {
-                    context: "success body",
-                    source,
-                })?;
-            return Ok(envelope.data);
+            return Ok(bytes);
         }
         // An error body that is not Kombo's envelope (a proxy's 502 page) still
         // classifies by its status.

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use crate::decode::{DecodeError, DecodeKind};
 use crate::envelope::ErrorBody;
 
 /// What the caller should do about a failure.
@@ -40,11 +41,25 @@ pub enum KomboError {
     Transport(#[source] reqwest::Error),
     #[error("Kombo did not answer within {0:?}")]
     Timeout(Duration),
-    #[error("Kombo's answer could not be read ({context}): {source}")]
+    /// The body is not what Kombo's schema promises. The text names the field
+    /// and the kind of problem, never a value (see `decode`).
+    #[error("Kombo's answer could not be read ({context}): {error}")]
     Decode {
         context: &'static str,
-        #[source]
-        source: serde_json::Error,
+        error: DecodeError,
+    },
+    /// The listing handed back a cursor it had already handed back: following
+    /// it would read the same pages forever.
+    #[error("Kombo's listing of {endpoint} repeated a cursor after {pages} pages")]
+    CursorLoop {
+        endpoint: &'static str,
+        pages: usize,
+    },
+    /// More pages than any real company has: a runaway listing.
+    #[error("Kombo's listing of {endpoint} passed the cap of {pages} pages")]
+    TooManyPages {
+        endpoint: &'static str,
+        pages: usize,
     },
     #[error("invalid Kombo configuration: {0}")]
     Config(String),
@@ -58,12 +73,13 @@ impl KomboError {
                 body,
                 retry_after,
             } => classify(*status, body.code.as_deref(), *retry_after),
-            // Network trouble and cut-off or garbled bodies are transient; retries are
-            // bounded by the caller, so a body that is always broken still ends.
-            KomboError::Transport(_) | KomboError::Timeout(_) | KomboError::Decode { .. } => {
+            KomboError::Transport(_) | KomboError::Timeout(_) => {
                 ErrorClass::Retryable { retry_after: None }
             }
-            KomboError::Config(_) => ErrorClass::Permanent,
+            KomboError::Decode { error, .. } => decode_class(error),
+            KomboError::CursorLoop { .. }
+            | KomboError::TooManyPages { .. }
+            | KomboError::Config(_) => ErrorClass::Permanent,
         }
     }
 
@@ -81,6 +97,19 @@ impl KomboError {
             KomboError::Api { body, .. } => body.log_url.as_deref(),
             _ => None,
         }
+    }
+}
+
+/// A body cut off in transit, or one that is not JSON at all (a proxy's HTML
+/// error page answered with 200), may come whole next time. JSON of the wrong
+/// shape, or broken in the middle, is what Kombo holds: the same bytes come
+/// back on every retry, so retrying for hours helps nobody.
+fn decode_class(error: &DecodeError) -> ErrorClass {
+    let not_json_at_all = error.kind == DecodeKind::Syntax && error.line <= 1 && error.column <= 1;
+    match error.kind {
+        DecodeKind::Truncated | DecodeKind::Io => ErrorClass::Retryable { retry_after: None },
+        DecodeKind::Syntax if not_json_at_all => ErrorClass::Retryable { retry_after: None },
+        DecodeKind::Syntax | DecodeKind::Shape => ErrorClass::Permanent,
     }
 }
 

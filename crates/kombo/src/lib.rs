@@ -7,14 +7,18 @@
 //! through when it has no mapping), unknown fields are ignored.
 
 pub mod client;
+pub mod decode;
 pub mod envelope;
 pub mod error;
 pub mod query;
 pub mod records;
+pub mod repair;
+pub mod sanitize;
 pub mod signature;
 pub mod webhook;
 
 pub use client::{KomboClient, KomboClientConfig};
+pub use decode::{BadRecord, DecodeError, DecodeKind, RecordPage};
 pub use envelope::{ErrorBody, ErrorEnvelope, Page, SuccessEnvelope};
 pub use error::{ErrorClass, KomboError};
 pub use query::{Endpoint, ListQuery};

@@ -29,8 +29,13 @@ impl EmailStatus {
     }
 }
 
+/// The longest address kept: RFC 5321's limit, and well inside what the
+/// email index can hold (a 100 KB "address" used to fail a page's write).
+pub const MAX_EMAIL_CHARS: usize = 254;
+
 /// Trimmed and lower-cased, with its status. An invalid address is kept as
-/// written (trimmed) so that an admin can see what the HR system holds.
+/// written (trimmed, and cut at [`MAX_EMAIL_CHARS`]) so that an admin can see
+/// what the HR system holds.
 pub fn normalise(raw: Option<&str>) -> (Option<String>, EmailStatus) {
     let Some(trimmed) = raw.map(str::trim).filter(|s| !s.is_empty()) else {
         return (None, EmailStatus::Missing);
@@ -38,7 +43,8 @@ pub fn normalise(raw: Option<&str>) -> (Option<String>, EmailStatus) {
     if is_plausible(trimmed) {
         (Some(trimmed.to_lowercase()), EmailStatus::Ok)
     } else {
-        (Some(trimmed.to_owned()), EmailStatus::Invalid)
+        let kept: String = trimmed.chars().take(MAX_EMAIL_CHARS).collect();
+        (Some(kept), EmailStatus::Invalid)
     }
 }
 
@@ -83,6 +89,31 @@ mod tests {
         ] {
             assert_eq!(normalise(Some(bad)).1, EmailStatus::Invalid, "{bad}");
             assert_eq!(normalise(Some(bad)).0.as_deref(), Some(bad.trim()));
+        }
+        let huge = "x".repeat(100_000);
+        let (kept, status) = normalise(Some(&huge));
+        assert_eq!(status, EmailStatus::Invalid);
+        assert_eq!(kept.map(|k| k.chars().count()), Some(MAX_EMAIL_CHARS));
+    }
+
+    proptest::proptest! {
+        /// Whatever the HR system sends, the stored address fits the index and
+        /// an `ok` one is lower-case with one `@`.
+        #[test]
+        fn any_address_has_a_defined_outcome(raw in proptest::option::of(".{0,400}")) {
+            let (email, status) = normalise(raw.as_deref());
+            match status {
+                EmailStatus::Missing => proptest::prop_assert!(email.is_none()),
+                EmailStatus::Ok => {
+                    let email = email.unwrap_or_default();
+                    proptest::prop_assert_eq!(email.matches('@').count(), 1);
+                    proptest::prop_assert_eq!(email.to_lowercase(), email.clone());
+                    proptest::prop_assert!(email.len() <= 254);
+                }
+                EmailStatus::Invalid => {
+                    proptest::prop_assert!(email.is_some_and(|e| e.chars().count() <= MAX_EMAIL_CHARS));
+                }
+            }
         }
     }
 }

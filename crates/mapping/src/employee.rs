@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::dates::{date_part, timestamp};
 use crate::diff::{Fields, json};
-use crate::email::{EmailStatus, normalise};
+use crate::email::{EmailStatus, MAX_EMAIL_CHARS, normalise};
 use crate::lifecycle::{deactivate_at, invite_at};
 use crate::org::{LegalEntityFields, LocationFields, TeamFields, deleted_at};
 use crate::policy::{Scope, TenantPolicy};
@@ -116,12 +116,77 @@ pub struct MappedUser {
     pub embedded_teams: Vec<TeamFields>,
     pub embedded_location: Option<LocationFields>,
     pub embedded_legal_entity: Option<LegalEntityFields>,
+    /// What the mapping had to change to store the record (a cut field, a
+    /// dropped reference): shown to the tenant as a record issue.
+    pub notes: Vec<FieldNote>,
+}
+
+/// A field the mapping stored other than as received, and why; never the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldNote {
+    pub field: &'static str,
+    pub what: String,
+}
+
+/// Longest names, titles and other free text kept on a user.
+pub const MAX_NAME_CHARS: usize = 500;
+/// Longest reference id (manager, team, location, legal entity) kept.
+pub const MAX_REF_BYTES: usize = hris_kombo::sanitize::MAX_ID_BYTES;
+
+/// Caps free text at [`MAX_NAME_CHARS`], noting the original length.
+fn capped(
+    field: &'static str,
+    value: &Option<String>,
+    notes: &mut Vec<FieldNote>,
+) -> Option<String> {
+    let value = value.as_ref()?;
+    let chars = value.chars().count();
+    if chars <= MAX_NAME_CHARS {
+        return Some(value.clone());
+    }
+    notes.push(FieldNote {
+        field,
+        what: format!("cut from {chars} to {MAX_NAME_CHARS} characters"),
+    });
+    Some(value.chars().take(MAX_NAME_CHARS).collect())
+}
+
+/// A reference id, or none when it is empty or too long to be a real id.
+fn reference(
+    field: &'static str,
+    id: Option<String>,
+    notes: &mut Vec<FieldNote>,
+) -> Option<String> {
+    let id = id.filter(|id| !id.is_empty())?;
+    if id.len() > MAX_REF_BYTES {
+        notes.push(FieldNote {
+            field,
+            what: format!(
+                "reference of {} bytes dropped (over {MAX_REF_BYTES})",
+                id.len()
+            ),
+        });
+        return None;
+    }
+    Some(id)
 }
 
 /// Maps one employee as of `now`.
 pub fn map_employee(employee: &Employee, policy: &TenantPolicy, now: DateTime<Utc>) -> MappedUser {
     let tz = policy.time_zone;
+    let mut notes = Vec::new();
     let (email, email_status) = normalise(employee.work_email.as_deref());
+    if let Some(raw) = employee.work_email.as_deref().map(str::trim)
+        && raw.chars().count() > MAX_EMAIL_CHARS
+    {
+        notes.push(FieldNote {
+            field: "email",
+            what: format!(
+                "invalid address of {} characters, cut to {MAX_EMAIL_CHARS}",
+                raw.chars().count()
+            ),
+        });
+    }
     let leave_date = date_part(employee.termination_date.as_deref());
     let remote_deleted_at = deleted_at(employee.remote_deleted_at.as_deref());
     let deactivate_at = leave_date.map(|d| deactivate_at(d, tz));
@@ -132,29 +197,39 @@ pub fn map_employee(employee: &Employee, policy: &TenantPolicy, now: DateTime<Ut
         now,
     );
     let hire_date = date_part(employee.start_date.as_deref());
-    let groups = unique_groups(&employee.groups, &employee.teams);
+    let groups: Vec<&EmbeddedGroup> = unique_groups(&employee.groups, &employee.teams)
+        .into_iter()
+        .filter(|g| reference("teams", Some(g.id.clone()), &mut notes).is_some())
+        .collect();
     let with_scope = |scope: Scope, value: Option<String>| value.filter(|_| policy.has(scope));
-    let location = employee
-        .work_location
-        .as_ref()
-        .map(|l| l.id.clone())
-        .or_else(|| employee.work_location_id.clone())
-        .filter(|id| !id.is_empty());
-    let legal_entity = employee
-        .legal_entity
-        .as_ref()
-        .map(|l| l.id.clone())
-        .or_else(|| employee.legal_entity_id.clone())
-        .filter(|id| !id.is_empty());
+    let location = reference(
+        "location",
+        employee
+            .work_location
+            .as_ref()
+            .map(|l| l.id.clone())
+            .or_else(|| employee.work_location_id.clone()),
+        &mut notes,
+    );
+    let legal_entity = reference(
+        "legal_entity",
+        employee
+            .legal_entity
+            .as_ref()
+            .map(|l| l.id.clone())
+            .or_else(|| employee.legal_entity_id.clone()),
+        &mut notes,
+    );
+    let manager = reference("manager", employee.manager_id.clone(), &mut notes);
     let user = UserFields {
         kombo_id: employee.id.clone(),
-        remote_id: employee.remote_id.clone(),
-        employee_number: employee.employee_number.clone(),
-        first_name: employee.first_name.clone(),
-        last_name: employee.last_name.clone(),
+        remote_id: capped("remote_id", &employee.remote_id, &mut notes),
+        employee_number: capped("employee_number", &employee.employee_number, &mut notes),
+        first_name: capped("first_name", &employee.first_name, &mut notes),
+        last_name: capped("last_name", &employee.last_name, &mut notes),
         email,
         email_status,
-        job_title: employee.job_title.clone(),
+        job_title: capped("job_title", &employee.job_title, &mut notes),
         hire_date,
         leave_date,
         status: if deactivation_reason.is_some() {
@@ -162,13 +237,16 @@ pub fn map_employee(employee: &Employee, policy: &TenantPolicy, now: DateTime<Ut
         } else {
             UserStatus::Active
         },
-        employment_status: employee.employment_status.clone(),
+        employment_status: capped("employment_status", &employee.employment_status, &mut notes),
         deactivation_reason: deactivation_reason.map(str::to_owned),
-        manager_kombo_id: employee.manager_id.clone().filter(|id| !id.is_empty()),
+        manager_kombo_id: manager,
         primary_team_kombo_id: primary_team(&groups, &policy.primary_team_group_types),
         location_kombo_id: with_scope(Scope::WorkLocation, location),
         legal_entity_kombo_id: with_scope(Scope::LegalEntity, legal_entity),
-        employment_type: with_scope(Scope::EmploymentType, employee.employment_type.clone()),
+        employment_type: with_scope(
+            Scope::EmploymentType,
+            capped("employment_type", &employee.employment_type, &mut notes),
+        ),
         avatar_url: with_scope(Scope::Avatar, employee.avatar.clone()),
         custom_fields: policy
             .has(Scope::CustomFields)
@@ -186,15 +264,16 @@ pub fn map_employee(employee: &Employee, policy: &TenantPolicy, now: DateTime<Ut
             .work_location
             .as_ref()
             .filter(|_| policy.has(Scope::WorkLocation))
-            .filter(|l| !l.id.is_empty())
+            .filter(|l| !l.id.is_empty() && l.id.len() <= MAX_REF_BYTES)
             .map(LocationFields::from_location),
         embedded_legal_entity: employee
             .legal_entity
             .as_ref()
             .filter(|_| policy.has(Scope::LegalEntity))
-            .filter(|l| !l.id.is_empty())
+            .filter(|l| !l.id.is_empty() && l.id.len() <= MAX_REF_BYTES)
             .map(LegalEntityFields::embedded),
         user,
+        notes,
     }
 }
 

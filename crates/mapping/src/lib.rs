@@ -10,6 +10,7 @@ pub mod dates;
 pub mod diff;
 pub mod email;
 pub mod employee;
+pub mod guard;
 pub mod lifecycle;
 pub mod org;
 pub mod policy;

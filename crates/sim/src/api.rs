@@ -108,7 +108,7 @@ async fn serve_list<T: Serialize>(
         Ok(f) => f,
         Err(r) => return r,
     };
-    let (injected, delay) = {
+    let (injected, delay, cursor_loop, corrupt) = {
         let integrations = read(&state.integrations);
         let Some(integration) = integrations.get(&id) else {
             return error(
@@ -121,7 +121,12 @@ async fn serve_list<T: Serialize>(
         if injected != Injected::None {
             lock(&integration.stats).faults_injected += 1;
         }
-        (injected, integration.faults.delay())
+        (
+            injected,
+            integration.faults.delay(),
+            integration.faults.cursor_loop,
+            integration.faults.corrupt.clone(),
+        )
     };
     if let Some(delay) = delay {
         tokio::time::sleep(delay).await;
@@ -159,8 +164,19 @@ async fn serve_list<T: Serialize>(
                 format!("No integration with id {id}."),
             );
         };
-        let page = build(&integration.company, &filters, params);
-        serde_json::to_vec(&SuccessEnvelope::new(page)).unwrap_or_default()
+        let mut page = build(&integration.company, &filters, params);
+        if cursor_loop
+            && page.next.is_some()
+            && let Some(asked) = params.get("cursor")
+        {
+            page.next = Some(asked.clone());
+        }
+        if corrupt.is_empty() {
+            serde_json::to_vec(&SuccessEnvelope::new(page)).unwrap_or_default()
+        } else {
+            let value = serde_json::to_value(SuccessEnvelope::new(page)).unwrap_or_default();
+            crate::faults::render_corrupted(value, &corrupt)
+        }
     };
     let body = if injected == Injected::Truncated {
         body[..body.len() * 2 / 3].to_vec()

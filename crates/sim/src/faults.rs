@@ -1,5 +1,6 @@
 //! Per-integration fault injection: what share of requests fail, and how.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use rand::Rng;
@@ -22,6 +23,48 @@ pub struct Faults {
     pub slow_ms: u64,
     /// Every request fails with this Kombo error code (a revoked key, say).
     pub error_code: Option<String>,
+    /// Listings hand back the cursor they were asked for as `next`: a broken
+    /// pagination that would serve the same page forever.
+    pub cursor_loop: bool,
+    /// Odd bytes in records, as an HR system can hold them: by record id, by
+    /// field, the raw JSON text served in place of the field's value (e.g.
+    /// `"\u0000"`, `"\ud800"`, `42`, `{}`). Raw text, because some of what
+    /// real systems send (a lone surrogate) has no `serde_json::Value`.
+    pub corrupt: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// Serves `page` as JSON with the raw field values of `corrupt` spliced into
+/// the records they name.
+pub fn render_corrupted(
+    page: serde_json::Value,
+    corrupt: &BTreeMap<String, BTreeMap<String, String>>,
+) -> Vec<u8> {
+    let mut page = page;
+    let mut raws = Vec::new();
+    if let Some(results) = page
+        .pointer_mut("/data/results")
+        .and_then(serde_json::Value::as_array_mut)
+    {
+        for record in results.iter_mut() {
+            let Some(fields) = record
+                .get("id")
+                .and_then(serde_json::Value::as_str)
+                .and_then(|id| corrupt.get(id))
+            else {
+                continue;
+            };
+            for (field, raw) in fields {
+                let marker = format!("__sim_raw_{}__", raws.len());
+                record[field.as_str()] = serde_json::Value::String(marker.clone());
+                raws.push((format!("\"{marker}\""), raw.clone()));
+            }
+        }
+    }
+    let mut text = serde_json::to_string(&page).unwrap_or_default();
+    for (marker, raw) in raws {
+        text = text.replacen(&marker, &raw, 1);
+    }
+    text.into_bytes()
 }
 
 /// What to do with one request.

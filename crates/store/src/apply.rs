@@ -125,7 +125,7 @@ pub(crate) async fn fence(
     if let Some(lease) = &ctx.lease
         && !renew(client, lease, ctx.lease_ttl).await?
     {
-        return Err(StoreError::Conflict("the fetch lease was lost".to_owned()));
+        return Err(StoreError::LeaseLost);
     }
     Ok(())
 }

@@ -1,10 +1,15 @@
+//! Every database failure, classified where it is made, and described without
+//! any value it touched: PostgreSQL's messages and details quote rows
+//! (`Key (email)=(ann@…) already exists`), so what is logged and stored is the
+//! SQLSTATE, its condition, and the table, column and constraint it names.
+
 use tokio_postgres::error::SqlState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database pool: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
-    #[error("database: {0}")]
+    #[error("database: {}", describe(.0))]
     Db(#[from] tokio_postgres::Error),
     #[error("migration failed: {0}")]
     Migration(#[from] refinery::Error),
@@ -14,6 +19,9 @@ pub enum StoreError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// Another worker took over this fetch: stop writing, retry later.
+    #[error("the fetch lease was lost")]
+    LeaseLost,
     #[error("invalid value: {0}")]
     Invalid(String),
 }
@@ -24,7 +32,7 @@ impl StoreError {
     /// violations and bad values are not.
     pub fn is_retryable(&self) -> bool {
         match self {
-            StoreError::Pool(_) => true,
+            StoreError::Pool(_) | StoreError::LeaseLost => true,
             StoreError::Db(e) => {
                 if e.is_closed() {
                     return true;
@@ -49,5 +57,87 @@ impl StoreError {
             | StoreError::Conflict(_)
             | StoreError::Invalid(_) => false,
         }
+    }
+
+    /// Whether the data written caused the failure (a value PostgreSQL cannot
+    /// store, a constraint, a value too large for an index): the same rows fail
+    /// the same way every time, so a page is split to find the record instead.
+    pub fn is_data_error(&self) -> bool {
+        match self {
+            StoreError::Db(e) => e.code().is_some_and(|code| {
+                let c = code.code();
+                c.starts_with("22") // data exception
+                    || c.starts_with("23") // integrity constraint violation
+                    || c.starts_with("54") // program limit exceeded (index row size)
+            }),
+            _ => false,
+        }
+    }
+
+    /// The SQLSTATE of a database error, for storing beside the text.
+    pub fn sqlstate(&self) -> Option<&str> {
+        match self {
+            StoreError::Db(e) => e.code().map(SqlState::code),
+            _ => None,
+        }
+    }
+}
+
+/// A database error as on-call can act on it, with no value from any row.
+fn describe(e: &tokio_postgres::Error) -> String {
+    let Some(db) = e.as_db_error() else {
+        if e.is_closed() {
+            return "the connection was closed".to_owned();
+        }
+        // Client-side errors (I/O, protocol, conversion) name no row values.
+        return match std::error::Error::source(e) {
+            Some(source) => format!("{e}: {source}"),
+            None => e.to_string(),
+        };
+    };
+    let code = db.code().code();
+    let mut text = format!("SQLSTATE {code} ({})", condition(code));
+    if let Some(table) = db.table() {
+        text.push_str(&format!(", table {table}"));
+    }
+    if let Some(column) = db.column() {
+        text.push_str(&format!(", column {column}"));
+    }
+    if let Some(constraint) = db.constraint() {
+        text.push_str(&format!(", constraint {constraint}"));
+    }
+    if let Some(datatype) = db.datatype() {
+        text.push_str(&format!(", type {datatype}"));
+    }
+    text
+}
+
+/// PostgreSQL's condition name for the codes we meet (Appendix A of its manual).
+fn condition(code: &str) -> &'static str {
+    match code {
+        "22001" => "string_data_right_truncation",
+        "22007" => "invalid_datetime_format",
+        "22008" => "datetime_field_overflow",
+        "22021" => "character_not_in_repertoire",
+        "22P02" => "invalid_text_representation",
+        "22P05" => "untranslatable_character",
+        "23502" => "not_null_violation",
+        "23503" => "foreign_key_violation",
+        "23505" => "unique_violation",
+        "23514" => "check_violation",
+        "40001" => "serialization_failure",
+        "40P01" => "deadlock_detected",
+        "42P01" => "undefined_table",
+        "54000" => "program_limit_exceeded",
+        "55P03" => "lock_not_available",
+        "57014" => "query_canceled",
+        "57P01" => "admin_shutdown",
+        c if c.starts_with("08") => "connection_exception",
+        c if c.starts_with("22") => "data_exception",
+        c if c.starts_with("23") => "integrity_constraint_violation",
+        c if c.starts_with("53") => "insufficient_resources",
+        c if c.starts_with("54") => "program_limit_exceeded",
+        c if c.starts_with("57") => "operator_intervention",
+        _ => "see PostgreSQL's error codes",
     }
 }

@@ -1,14 +1,12 @@
 //! Deletion detection: a complete full listing marks what no longer appears.
-//! Users are deactivated (through the mass-change guard), teams and locations
+//! Users are deactivated (through the mass-change guard, together with the
+//! deactivations the listing's pages found), teams and locations
 //! archived, absences dropped. Only ever after the last page of a listing that
 //! completed: a partial or failed listing marks nothing.
 
-use deadpool_postgres::GenericClient;
-use hris_mapping::employee::reason;
-
 use crate::apply::{ApplyContext, PageStats};
-use crate::lifecycle::allowance;
 use crate::{Store, StoreError};
+use deadpool_postgres::GenericClient;
 
 /// Records the ids a full sync's page contained.
 pub(crate) async fn mark_seen<'a>(
@@ -29,12 +27,16 @@ pub(crate) async fn mark_seen<'a>(
 }
 
 impl Store {
-    /// Marks what the completed full listing of `table` did not contain.
-    /// `table` is users, teams, locations or absences.
+    /// Marks what the completed full listing of `table` did not contain, and
+    /// decides the deactivations its pages found (users).
+    /// `table` is users, teams, locations or absences. `complete` is false when
+    /// the listing held records without a readable id: then nobody can be
+    /// told missing, and nothing is marked vanished.
     pub async fn finish_full_listing(
         &self,
         ctx: &ApplyContext,
         table: &str,
+        complete: bool,
     ) -> Result<PageStats, StoreError> {
         let run = ctx
             .sync_run_id
@@ -46,42 +48,16 @@ impl Store {
         let mut stats = PageStats::default();
         let (record_type, sql) = match table {
             "users" => {
-                let gone: Vec<String> = tx
-                    .query(&format!("SELECT x.kombo_id FROM users x WHERE x.tenant_id = $1 AND x.status = 'active' AND {unseen}"), &[&ctx.tenant_id, &run])
-                    .await?
-                    .iter()
-                    .map(|r| r.get(0))
-                    .collect();
-                if !gone.is_empty() {
-                    let (allowed, because) = allowance(&tx, ctx)
-                        .await?
-                        .unwrap_or((i64::MAX, String::new()));
-                    if gone.len() as i64 > allowed {
-                        let held: Vec<crate::user_plan::HeldDeactivation> = gone
-                            .iter()
-                            .map(|id| crate::user_plan::HeldDeactivation {
-                                kombo_id: id.clone(),
-                                reason: reason::VANISHED.to_owned(),
-                                because: format!("{because} (missing from the full listing)"),
-                            })
-                            .collect();
-                        crate::lifecycle::hold(&tx, ctx, &held).await?;
-                        stats.held = held.len() as u32;
-                    } else {
-                        tx.execute(
-                            "WITH gone AS (
-                                UPDATE users SET status = 'deactivated', deactivation_reason = $3, updated_at = now()
-                                WHERE tenant_id = $1 AND kombo_id = ANY($2) AND status = 'active' RETURNING kombo_id)
-                             INSERT INTO change_log (tenant_id, record_type, record_kombo_id, field, old_value, new_value, cause_event_id, sync_run_id)
-                             SELECT $1, 'user', kombo_id, f.field, f.old, f.new, $4, $5
-                             FROM gone, LATERAL (VALUES ('status', '\"active\"'::jsonb, '\"deactivated\"'::jsonb),
-                                                        ('deactivation_reason', 'null'::jsonb, to_jsonb($3::text))) AS f(field, old, new)",
-                            &[&ctx.tenant_id, &gone, &reason::VANISHED, &ctx.cause_event_id, &ctx.sync_run_id],
-                        )
-                        .await?;
-                        stats.deactivated = gone.len() as u32;
-                    }
-                }
+                let batch =
+                    crate::guard::full_listing_batch(&tx, &ctx.tenant_id, run, complete).await?;
+                stats = crate::guard::decide_batch(
+                    &tx,
+                    &ctx.tenant_id,
+                    &batch,
+                    ctx.cause_event_id.as_deref().unwrap_or("full sync"),
+                    ctx.sync_run_id,
+                )
+                .await?;
                 ("user", None)
             }
             "teams" => (
@@ -104,7 +80,7 @@ impl Store {
             ),
             other => return Err(StoreError::Invalid(format!("no full listing for {other}"))),
         };
-        if let Some(sql) = sql {
+        if let Some(sql) = sql.filter(|_| complete) {
             // Placeholders (teams and locations only seen embedded in employees,
             // with no changed_at) are not the listing's to archive.
             let n = tx
@@ -117,6 +93,11 @@ impl Store {
         }
         tx.execute("DELETE FROM full_sync_seen WHERE run_id = $1", &[&run])
             .await?;
+        tx.execute(
+            "DELETE FROM full_sync_deactivations WHERE run_id = $1",
+            &[&run],
+        )
+        .await?;
         crate::runs::add_page(&tx, ctx.sync_run_id, &stats).await?;
         tx.commit().await?;
         Ok(stats)
@@ -125,9 +106,12 @@ impl Store {
     /// Drops the seen-ids of a full sync that will not finish.
     pub async fn forget_full_listing(&self, run: uuid::Uuid) -> Result<(), StoreError> {
         let client = self.client().await?;
-        client
-            .execute("DELETE FROM full_sync_seen WHERE run_id = $1", &[&run])
-            .await?;
+        for sql in [
+            "DELETE FROM full_sync_seen WHERE run_id = $1",
+            "DELETE FROM full_sync_deactivations WHERE run_id = $1",
+        ] {
+            client.execute(sql, &[&run]).await?;
+        }
         Ok(())
     }
 }

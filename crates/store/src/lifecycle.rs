@@ -1,119 +1,13 @@
-//! The mass-change guard, invitations and effective-dated deactivations.
+//! Invitations, held changes and effective-dated deactivations (the guard's
+//! decisions themselves are in `guard`).
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
+use hris_mapping::employee::reason;
 use serde::Serialize;
 
-use crate::apply::ApplyContext;
-use crate::user_plan::{HeldDeactivation, UserPlan, UserWrite};
+use crate::user_plan::UserWrite;
 use crate::{Store, StoreError};
-
-/// Fields a held deactivation keeps as they were.
-const DEACTIVATION_FIELDS: [&str; 2] = ["status", "deactivation_reason"];
-
-/// How many more users this run may deactivate before the guard holds the rest;
-/// `None` when there is no run to count against (a single page write).
-pub(crate) async fn allowance(
-    tx: &impl GenericClient,
-    ctx: &ApplyContext,
-) -> Result<Option<(i64, String)>, StoreError> {
-    let Some(run) = ctx.sync_run_id else {
-        return Ok(None);
-    };
-    let row = tx
-        .query_opt(
-            "SELECT COALESCE(r.active_at_start,
-                        (SELECT count(*) FROM users u WHERE u.tenant_id = r.tenant_id AND u.status = 'active')::int),
-                    r.deactivated, t.mass_change_threshold
-             FROM sync_runs r JOIN tenants t ON t.id = r.tenant_id WHERE r.id = $1 FOR UPDATE OF r",
-            &[&run],
-        )
-        .await?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let active: i32 = row.get(0);
-    let done: i32 = row.get(1);
-    let threshold: f64 = row.get(2);
-    let limit = (threshold * f64::from(active)).floor() as i64;
-    let because = format!(
-        "the sync would deactivate more than {:.0}% of {active} active users",
-        threshold * 100.0
-    );
-    Ok(Some((limit - i64::from(done), because)))
-}
-
-/// Holds this page's deactivations when, with what the run already did, they
-/// would cross the tenant's threshold. Everything else in the page applies.
-pub(crate) async fn guard_page(
-    tx: &impl GenericClient,
-    ctx: &ApplyContext,
-    plan: &mut UserPlan,
-) -> Result<(), StoreError> {
-    let deactivating = plan.writes.iter().filter(|w| w.deactivates()).count() as i64;
-    if deactivating == 0 {
-        return Ok(());
-    }
-    let Some((allowed, because)) = allowance(tx, ctx).await? else {
-        return Ok(());
-    };
-    if deactivating <= allowed {
-        return Ok(());
-    }
-    let mut kept = Vec::with_capacity(plan.writes.len());
-    for mut write in std::mem::take(&mut plan.writes) {
-        if !write.deactivates() {
-            kept.push(write);
-            continue;
-        }
-        plan.held.push(HeldDeactivation {
-            kombo_id: write.user.kombo_id.clone(),
-            reason: write.user.deactivation_reason.clone().unwrap_or_default(),
-            because: because.clone(),
-        });
-        plan.stats.deactivated -= 1;
-        keep_active(&mut write);
-        if write.changes.is_empty() {
-            plan.stats.updated -= 1;
-        } else {
-            kept.push(write);
-        }
-    }
-    plan.writes = kept;
-    Ok(())
-}
-
-fn keep_active(write: &mut UserWrite) {
-    write.user.status = hris_mapping::UserStatus::Active;
-    write.user.deactivation_reason = None;
-    write
-        .changes
-        .retain(|c| !DEACTIVATION_FIELDS.contains(&c.field));
-}
-
-pub(crate) async fn hold(
-    tx: &impl GenericClient,
-    ctx: &ApplyContext,
-    held: &[HeldDeactivation],
-) -> Result<(), StoreError> {
-    if held.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<&str> = held.iter().map(|h| h.kombo_id.as_str()).collect();
-    let reasons: Vec<&str> = held.iter().map(|h| h.reason.as_str()).collect();
-    let because: Vec<&str> = held.iter().map(|h| h.because.as_str()).collect();
-    tx.execute(
-        "INSERT INTO held_changes (tenant_id, user_id, user_kombo_id, sync_run_id, reason, held_because)
-         SELECT $1, u.id, u.kombo_id, $5, r.reason, r.because
-         FROM UNNEST($2::text[], $3::text[], $4::text[]) AS r(id, reason, because)
-         JOIN users u ON u.tenant_id = $1 AND u.kombo_id = r.id
-         ON CONFLICT (user_id) WHERE state = 'pending' DO NOTHING",
-        &[&ctx.tenant_id, &ids, &reasons, &because, &ctx.sync_run_id],
-    )
-    .await?;
-    tracing::warn!(tenant_id = %ctx.tenant_id, held = held.len(), "mass-change guard held deactivations for approval");
-    Ok(())
-}
 
 /// Schedules (or reschedules) the invitations of written users, and cancels
 /// those of people who left before being invited. `ids` maps each written
@@ -192,7 +86,9 @@ impl Store {
     }
 
     /// Applies (approve) or drops (reject) a tenant's pending held changes;
-    /// returns how many. Approved deactivations land in the change log.
+    /// returns how many. Approved deactivations land in the change log; a
+    /// rejected one leaves the user as it was, with no leave-date deactivation
+    /// pending, until the HR data changes again.
     pub async fn decide_held(
         &self,
         tenant_id: &str,
@@ -213,10 +109,23 @@ impl Store {
                     FROM target, LATERAL (VALUES
                         ('status', to_jsonb(old_status), to_jsonb('deactivated'::text)),
                         ('deactivation_reason', to_jsonb(old_reason), to_jsonb(reason))) AS f(field, old, new)
-                    WHERE old_status = 'active')
-                 UPDATE users u SET status = 'deactivated', deactivation_reason = t.reason, updated_at = now()
+                    WHERE old_status = 'active'),
+                 cancelled AS (
+                    UPDATE invitations i SET state = 'cancelled', cancel_reason = 'left before being invited', updated_at = now()
+                    FROM target t WHERE i.user_id = t.user_id AND i.state IN ('scheduled', 'due'))
+                 UPDATE users u SET status = 'deactivated', deactivation_reason = t.reason,
+                    deactivate_at = NULL, updated_at = now()
                  FROM target t WHERE u.id = t.user_id",
                 &[&tenant_id, &actor],
+            )
+            .await?;
+        } else {
+            tx.execute(
+                "UPDATE users u SET deactivation_rejected_for = COALESCE(u.kombo_changed_at, now()),
+                    deactivate_at = NULL, updated_at = now()
+                 FROM held_changes h
+                 WHERE h.tenant_id = $1 AND h.state = 'pending' AND u.id = h.user_id",
+                &[&tenant_id],
             )
             .await?;
         }
@@ -247,28 +156,52 @@ impl Store {
             .await?)
     }
 
-    /// Deactivates users whose leave day has ended, with change-log entries;
-    /// returns how many.
-    pub async fn apply_due_deactivations(&self) -> Result<i64, StoreError> {
-        let client = self.client().await?;
-        let row = client
-            .query_one(
-                "WITH due AS (
-                    UPDATE users SET status = 'deactivated', deactivation_reason = 'leave_date_reached', updated_at = now()
-                    WHERE status = 'active' AND deactivate_at <= now()
-                    RETURNING id, tenant_id, kombo_id),
-                 log AS (
-                    INSERT INTO change_log (tenant_id, record_type, record_kombo_id, field, old_value, new_value, cause_event_id)
-                    SELECT tenant_id, 'user', kombo_id, f.field, f.old, f.new, 'schedule: leave date reached'
-                    FROM due, LATERAL (VALUES ('status', '\"active\"'::jsonb, '\"deactivated\"'::jsonb),
-                                              ('deactivation_reason', 'null'::jsonb, '\"leave_date_reached\"'::jsonb)) AS f(field, old, new)),
-                 cancelled AS (
-                    UPDATE invitations i SET state = 'cancelled', cancel_reason = 'left before being invited', updated_at = now()
-                    FROM due WHERE i.user_id = due.id AND i.state IN ('scheduled', 'due'))
-                 SELECT count(*) FROM due",
-                &[],
+    /// Deactivates users whose leave day has ended, with change-log entries,
+    /// through the mass-change guard: each tenant's due users are one batch,
+    /// applied within its budget or held together. Users with a pending hold
+    /// wait for the decision. Returns (deactivated, held).
+    pub async fn apply_due_deactivations(&self) -> Result<(i64, i64), StoreError> {
+        let tenants: Vec<String> = {
+            let client = self.client().await?;
+            client
+                .query(
+                    "SELECT DISTINCT tenant_id FROM users
+                     WHERE status = 'active' AND deactivate_at <= now()",
+                    &[],
+                )
+                .await?
+                .iter()
+                .map(|r| r.get("tenant_id"))
+                .collect()
+        };
+        let (mut deactivated, mut held) = (0i64, 0i64);
+        for tenant in tenants {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let batch: Vec<(i64, String)> = tx
+                .query(
+                    "SELECT u.id FROM users u
+                     WHERE u.tenant_id = $1 AND u.status = 'active' AND u.deactivate_at <= now()
+                       AND NOT EXISTS (SELECT 1 FROM held_changes h WHERE h.user_id = u.id AND h.state = 'pending')
+                     ORDER BY u.id FOR NO KEY UPDATE OF u SKIP LOCKED",
+                    &[&tenant],
+                )
+                .await?
+                .iter()
+                .map(|r| (r.get("id"), reason::LEFT.to_owned()))
+                .collect();
+            let stats = crate::guard::decide_batch(
+                &tx,
+                &tenant,
+                &batch,
+                "schedule: leave date reached",
+                None,
             )
             .await?;
-        Ok(row.get(0))
+            tx.commit().await?;
+            deactivated += i64::from(stats.deactivated);
+            held += i64::from(stats.held);
+        }
+        Ok((deactivated, held))
     }
 }

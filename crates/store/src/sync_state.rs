@@ -212,7 +212,7 @@ impl Store {
                 &[&lease.tenant_id, &lease.entity, &lease.owner],
             )
             .await?
-            .ok_or_else(|| StoreError::Conflict("the fetch lease was lost".to_owned()))?;
+            .ok_or(StoreError::LeaseLost)?;
         let rerun: Option<String> = row.get(0);
         let now: DateTime<Utc> = row.get(1);
         let watermark = lease.started_at

@@ -49,6 +49,11 @@ pub struct HeldDeactivation {
 pub struct UserPlan {
     pub writes: Vec<UserWrite>,
     pub held: Vec<HeldDeactivation>,
+    /// A full sync's deactivations, decided when its whole listing is in:
+    /// (Kombo id, reason).
+    pub staged: Vec<(String, String)>,
+    /// Users whose pending hold the HR data took back (active again).
+    pub superseded: Vec<String>,
     pub stats: PageStats,
 }
 
@@ -57,6 +62,10 @@ pub(crate) struct Stored {
     pub(crate) fields: UserFields,
     pub(crate) teams: Vec<String>,
     pub(crate) changed_at: Option<DateTime<Utc>>,
+    /// The snapshot whose deactivation an admin rejected.
+    pub(crate) rejected_for: Option<DateTime<Utc>>,
+    /// A deactivation of this user waits for approval.
+    pub(crate) held: bool,
 }
 
 pub(crate) fn stored_from_row(row: &tokio_postgres::Row) -> Stored {
@@ -87,6 +96,8 @@ pub(crate) fn stored_from_row(row: &tokio_postgres::Row) -> Stored {
         },
         teams: serde_json::from_value(teams).unwrap_or_default(),
         changed_at: row.get(22),
+        rejected_for: row.get(23),
+        held: row.get(24),
     }
 }
 
@@ -213,16 +224,12 @@ impl Store {
             .collect())
     }
 
-    /// Active users of a tenant and its guard threshold.
-    pub async fn guard_basis(&self, tenant_id: &str) -> Result<(i64, f64), StoreError> {
+    /// The tenant's mass-change budget as it stands (read-only).
+    pub async fn guard_budget(
+        &self,
+        tenant_id: &str,
+    ) -> Result<hris_mapping::guard::Budget, StoreError> {
         let client = self.client().await?;
-        let row = client
-            .query_one(
-                "SELECT (SELECT count(*) FROM users WHERE tenant_id = $1 AND status = 'active'),
-                        mass_change_threshold FROM tenants WHERE id = $1",
-                &[&tenant_id],
-            )
-            .await?;
-        Ok((row.get(0), row.get(1)))
+        crate::guard::read_budget(&client, tenant_id).await
     }
 }

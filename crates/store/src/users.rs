@@ -16,13 +16,15 @@ use crate::apply::{
     ApplyContext, PageStats, RecordChanges, begin_page, ids_by_keys, log_changes, select_by_keys,
 };
 use crate::org::{upsert_stub_legal_entities, upsert_stub_locations, upsert_stub_teams};
+use crate::record_issues::{NewRecordIssue, Severity, Stage};
 use crate::user_plan::{load_stored, newest_per_id, plan_users};
 use crate::{Store, StoreError};
 
 pub(crate) const USER_COLUMNS: &str = "kombo_id, remote_id, employee_number, first_name, last_name, email, email_status, \
     job_title, hire_date, leave_date, status, employment_status, deactivation_reason, manager_kombo_id, \
     primary_team_kombo_id, location_kombo_id, legal_entity_kombo_id, employment_type, avatar_url, \
-    custom_fields, remote_deleted_at, hris_team_kombo_ids, kombo_changed_at";
+    custom_fields, remote_deleted_at, hris_team_kombo_ids, kombo_changed_at, deactivation_rejected_for, \
+    EXISTS (SELECT 1 FROM held_changes h WHERE h.user_id = users.id AND h.state = 'pending') AS held";
 
 /// Column arrays for one UNNEST upsert.
 #[derive(Default)]
@@ -114,7 +116,7 @@ impl Store {
 
         let stored = load_stored(&tx, &ctx.tenant_id, &page, true).await?;
         let mut plan = plan_users(&stored, &page);
-        crate::lifecycle::guard_page(&tx, ctx, &mut plan).await?;
+        crate::guard::guard_page(&tx, ctx, &page, &stored, &mut plan).await?;
         let mut stats = plan.stats;
         let mut batch = Batch::default();
         for w in &plan.writes {
@@ -131,7 +133,6 @@ impl Store {
             sync_memberships(&tx, ctx, &changed, &ids).await?;
             resolve_references(&tx, &ctx.tenant_id, &batch.kombo_id).await?;
             crate::lifecycle::schedule_invitations(&tx, &plan.writes, &ids, &ctx.tenant_id).await?;
-            crate::lifecycle::hold(&tx, ctx, &plan.held).await?;
             let logged: Vec<RecordChanges> = plan
                 .writes
                 .iter()
@@ -142,6 +143,10 @@ impl Store {
                 .collect();
             log_changes(&tx, ctx, "user", &logged).await?;
         }
+        crate::guard::hold(&tx, ctx, &plan.held).await?;
+        crate::guard::stage(&tx, ctx, &plan.staged).await?;
+        crate::guard::supersede(&tx, &ctx.tenant_id, &plan.superseded).await?;
+        record_notes(&tx, ctx, &page).await?;
         crate::full_sync::mark_seen(&tx, ctx, page.iter().map(|m| m.user.kombo_id.as_str()))
             .await?;
         stats.held = plan.held.len() as u32;
@@ -155,6 +160,41 @@ impl Store {
             .await?;
         Ok(stats)
     }
+}
+
+/// What the mapping had to change to store a record becomes an `altered`
+/// record issue; records applied as received close theirs (and any `skipped`
+/// one from an earlier fetch: the HR system fixed the record).
+async fn record_notes(
+    tx: &impl GenericClient,
+    ctx: &ApplyContext,
+    page: &[MappedUser],
+) -> Result<(), StoreError> {
+    const ENTITY: &str = "employees";
+    let notes: Vec<NewRecordIssue> = page
+        .iter()
+        .filter(|m| !m.notes.is_empty())
+        .map(|m| NewRecordIssue {
+            kombo_id: Some(m.user.kombo_id.clone()),
+            severity: Severity::Altered,
+            stage: Stage::Map,
+            reason: m
+                .notes
+                .iter()
+                .map(|n| format!("{}: {}", n.field, n.what))
+                .collect::<Vec<_>>()
+                .join("; "),
+            sqlstate: None,
+        })
+        .collect();
+    crate::record_issues::upsert(tx, ctx, ENTITY, &notes).await?;
+    let applied: Vec<&str> = page.iter().map(|m| m.user.kombo_id.as_str()).collect();
+    let altered: Vec<&str> = page
+        .iter()
+        .filter(|m| !m.notes.is_empty())
+        .map(|m| m.user.kombo_id.as_str())
+        .collect();
+    crate::record_issues::resolve(tx, ctx, ENTITY, &applied, &altered).await
 }
 
 /// Writes the batch; returns each written user's row id by Kombo id.
@@ -200,6 +240,11 @@ async fn upsert(
             kombo_changed_at = EXCLUDED.kombo_changed_at, deactivate_at = EXCLUDED.deactivate_at,
             fetched_at = EXCLUDED.fetched_at, manager_user_id = EXCLUDED.manager_user_id,
             primary_team_id = EXCLUDED.primary_team_id, primary_location_id = EXCLUDED.primary_location_id,
+            -- The guard's budget counts deactivations syncs made by themselves.
+            auto_deactivated_at = CASE
+                WHEN EXCLUDED.status = 'deactivated' AND users.status = 'active' THEN now()
+                WHEN EXCLUDED.status = 'active' THEN NULL
+                ELSE users.auto_deactivated_at END,
             updated_at = now()
          RETURNING kombo_id, id",
         &[

@@ -17,6 +17,9 @@ pub struct SyncSettings {
     pub watermark_overlap: Duration,
     /// How often the sweeper looks for notifications left by a dead fetcher.
     pub sweep_interval: Duration,
+    /// The longest one fetch may run (every page of a listing): a runaway
+    /// listing ends here, and its lease stops being renewed with it.
+    pub fetch_deadline: Duration,
 }
 
 impl SyncSettings {
@@ -26,6 +29,7 @@ impl SyncSettings {
             lease_ttl: Duration::from_secs(60),
             watermark_overlap: Duration::from_secs(60),
             sweep_interval: Duration::from_secs(5),
+            fetch_deadline: Duration::from_secs(3600),
         }
     }
 }

@@ -22,10 +22,14 @@ pub fn from_kombo(e: &KomboError) -> Failure {
 }
 
 pub fn from_store(e: &StoreError) -> Failure {
-    if e.is_retryable() || matches!(e, StoreError::Conflict(m) if m.contains("lease")) {
+    let failure = if e.is_retryable() {
         Failure::retryable(e.to_string())
     } else {
         Failure::permanent(e.to_string())
+    };
+    match e.sqlstate() {
+        Some(state) => failure.with_code(format!("SQLSTATE {state}")),
+        None => failure,
     }
 }
 

@@ -5,13 +5,15 @@
 use chrono::Utc;
 use futures::{Stream, StreamExt, pin_mut};
 use hris_bus::{Entity, Failure};
-use hris_kombo::records::{Absence, AbsenceType, Employee, Group, LegalEntity, Location, Record};
-use hris_kombo::{Endpoint, KomboError, ListQuery};
+use hris_kombo::records::{Employee, Record};
+use hris_kombo::{Endpoint, KomboError, ListQuery, RecordPage};
 use hris_mapping::absence::{AbsenceFields, AbsenceTypeFields};
 use hris_mapping::lifecycle::InvitePolicy;
 use hris_mapping::org::{LegalEntityFields, LocationFields, TeamFields};
 use hris_mapping::{Scope, TenantPolicy, map_employee};
-use hris_store::{ApplyContext, FetchKind, Lease, PageStats, StoreError, Tenant};
+use hris_store::{
+    ApplyContext, FetchKind, Lease, NewRecordIssue, PageStats, Severity, Stage, StoreError, Tenant,
+};
 use uuid::Uuid;
 
 use crate::context::WorkerContext;
@@ -61,9 +63,16 @@ pub async fn run(
             Entity::Integrations => Err(Failure::poison("integrations are not fetched")),
         }
     };
+    let deadline = ctx.settings.fetch_deadline;
+    // The heartbeat lives only as long as the work: when the deadline ends a
+    // runaway listing, its lease stops being renewed with it.
     let result = tokio::select! {
         result = work => result,
         lost = heartbeat(ctx, lease) => Err(lost),
+        () = tokio::time::sleep(deadline) => Err(Failure::retryable(format!(
+            "the fetch passed its deadline of {} s (FETCH_DEADLINE_SECS)",
+            deadline.as_secs()
+        ))),
     };
     if result.is_err() && lease.kind == FetchKind::Full {
         // A partial listing marks nothing as vanished.
@@ -81,7 +90,7 @@ async fn heartbeat(ctx: &WorkerContext, lease: &Lease) -> Failure {
         tokio::time::sleep(every).await;
         match ctx.store.renew_lease(lease, ctx.settings.lease_ttl).await {
             Ok(true) => {}
-            Ok(false) => return Failure::retryable("the fetch lease was lost"),
+            Ok(false) => return from_store(&StoreError::LeaseLost),
             // A database blip: the page writes will tell if it lasts.
             Err(e) => tracing::warn!(error = %e, "could not renew the fetch lease"),
         }
@@ -110,24 +119,36 @@ struct Fetch<'a> {
     policy: TenantPolicy,
 }
 
+/// What a listing showed besides its records.
+#[derive(Debug, Clone, Copy, Default)]
+struct Listed {
+    /// A record without a readable id was set aside: nobody can be told
+    /// missing from this listing.
+    unkeyed: bool,
+}
+
 impl Fetch<'_> {
     fn list<T: Record>(
         &self,
         endpoint: Endpoint,
-    ) -> impl Stream<Item = Result<Vec<T>, KomboError>> + Send + 'static {
+    ) -> impl Stream<Item = Result<RecordPage<T>, KomboError>> + Send + 'static {
         self.ctx
             .kombo
             .list::<T>(self.integration, endpoint, self.query.clone())
     }
 
-    /// After a complete full listing: mark what it did not contain.
-    async fn finish(&self, table: &str) -> Result<(), Failure> {
+    /// After a complete full listing: decide its deactivations and mark what
+    /// it did not contain.
+    async fn finish(&self, table: &str, listed: Listed) -> Result<(), Failure> {
         if !self.apply.track_seen {
             return Ok(());
         }
+        if listed.unkeyed {
+            tracing::warn!(tenant_id = %self.apply.tenant_id, table, "a record without a readable id was set aside; nothing is marked missing from this listing");
+        }
         self.ctx
             .store
-            .finish_full_listing(&self.apply, table)
+            .finish_full_listing(&self.apply, table, !listed.unkeyed)
             .await
             .map(|_| ())
             .map_err(|e| from_store(&e))
@@ -136,13 +157,24 @@ impl Fetch<'_> {
     /// Feeds each page, in order, to `apply`, stamping when it was read. The
     /// next page is read from Kombo while this one is written (at most
     /// `PREFETCH` ahead, so memory stays bounded whatever the company's size).
-    async fn pages<T, F, Fut>(&self, endpoint: Endpoint, mut apply: F) -> Result<(), Failure>
+    ///
+    /// A record is the unit of failure: one that cannot be decoded, or whose
+    /// write fails for a reason in its data, is set aside as a record issue
+    /// and the rest of its page applies (see [`Self::apply_resilient`]).
+    async fn pages<T, R, F, Fut>(
+        &self,
+        endpoint: Endpoint,
+        map: impl Fn(&T) -> R,
+        apply: F,
+    ) -> Result<Listed, Failure>
     where
         T: Record,
-        F: FnMut(ApplyContext, Vec<T>) -> Fut,
+        R: Clone,
+        F: Fn(ApplyContext, Vec<R>) -> Fut,
         Fut: std::future::Future<Output = Result<PageStats, StoreError>>,
     {
         const PREFETCH: usize = 2;
+        let entity = entity_name(endpoint);
         let pages = self.list::<T>(endpoint);
         let (sender, mut received) = tokio::sync::mpsc::channel(PREFETCH);
         let reader = tokio::spawn(async move {
@@ -156,16 +188,94 @@ impl Fetch<'_> {
         });
         // Stops the reader when this fetch ends early (an error, a lost lease).
         let _reader = AbortOnDrop(reader);
+        let mut listed = Listed::default();
         while let Some(page) = received.recv().await {
             let page = page.map_err(|e| from_kombo(&e))?;
             let ctx = ApplyContext {
                 fetched_at: Utc::now(),
                 ..self.apply.clone()
             };
-            let stats = apply(ctx, page).await.map_err(|e| from_store(&e))?;
+            let mut issues: Vec<NewRecordIssue> = page
+                .bad
+                .iter()
+                .map(|bad| NewRecordIssue {
+                    kombo_id: bad.kombo_id.clone(),
+                    severity: Severity::Skipped,
+                    stage: Stage::Decode,
+                    reason: bad.error.to_string(),
+                    sqlstate: None,
+                })
+                .collect();
+            listed.unkeyed |= page.bad.iter().any(|b| b.kombo_id.is_none());
+            let rows: Vec<(String, R)> = page
+                .records
+                .iter()
+                .map(|r| (r.kombo_id().to_owned(), map(r)))
+                .collect();
+            let stats = self
+                .apply_resilient(&ctx, rows, &apply, &mut issues)
+                .await?;
+            if !issues.is_empty() {
+                metrics::counter!("hris_sync_records_set_aside_total", "entity" => entity)
+                    .increment(issues.len() as u64);
+                self.ctx
+                    .store
+                    .record_issues(&ctx, entity, &issues)
+                    .await
+                    .map_err(|e| from_store(&e))?;
+            }
             record(endpoint, &stats);
         }
-        Ok(())
+        Ok(listed)
+    }
+
+    /// Applies `rows`; when the write fails for a reason in the data (a value
+    /// PostgreSQL refuses, a constraint), splits the page in halves until the
+    /// failing records are alone, sets those aside as issues and applies the
+    /// rest. Any other failure (the database is down, the lease was lost) is
+    /// the fetch's.
+    async fn apply_resilient<R, F, Fut>(
+        &self,
+        ctx: &ApplyContext,
+        rows: Vec<(String, R)>,
+        apply: &F,
+        issues: &mut Vec<NewRecordIssue>,
+    ) -> Result<PageStats, Failure>
+    where
+        R: Clone,
+        F: Fn(ApplyContext, Vec<R>) -> Fut,
+        Fut: std::future::Future<Output = Result<PageStats, StoreError>>,
+    {
+        let mut stats = PageStats::default();
+        let mut work = vec![rows];
+        while let Some(mut chunk) = work.pop() {
+            if chunk.is_empty() {
+                continue;
+            }
+            let batch: Vec<R> = chunk.iter().map(|(_, r)| r.clone()).collect();
+            match apply(ctx.clone(), batch).await {
+                Ok(page) => stats.add(&page),
+                Err(e) if e.is_data_error() && chunk.len() == 1 => {
+                    let (kombo_id, _) = chunk.remove(0);
+                    issues.push(NewRecordIssue {
+                        kombo_id: Some(kombo_id),
+                        severity: Severity::Skipped,
+                        stage: Stage::Write,
+                        reason: e.to_string(),
+                        sqlstate: e.sqlstate().map(str::to_owned),
+                    });
+                }
+                Err(e) if e.is_data_error() => {
+                    metrics::counter!("hris_sync_page_splits_total").increment(1);
+                    let right = chunk.split_off(chunk.len() / 2);
+                    // Left half first: pages keep their order.
+                    work.push(right);
+                    work.push(chunk);
+                }
+                Err(e) => return Err(from_store(&e)),
+            }
+        }
+        Ok(stats)
     }
 
     async fn employees(&self) -> Result<(), Failure> {
@@ -173,11 +283,8 @@ impl Fetch<'_> {
         if self.policy.has(Scope::LegalEntity) {
             self.pages(
                 Endpoint::LegalEntities,
-                |ctx, page: Vec<LegalEntity>| async move {
-                    let rows = page
-                        .iter()
-                        .map(LegalEntityFields::from_legal_entity)
-                        .collect();
+                LegalEntityFields::from_legal_entity,
+                |ctx, rows| async move {
                     store
                         .apply_legal_entities(&ctx, rows)
                         .await
@@ -187,35 +294,40 @@ impl Fetch<'_> {
             .await?;
         }
         let policy = &self.policy;
-        self.pages(Endpoint::Employees, |ctx, page: Vec<Employee>| async move {
-            let rows = page
-                .iter()
-                .map(|e| map_employee(e, policy, Utc::now()))
-                .collect();
-            store.apply_users(&ctx, rows).await
-        })
-        .await?;
-        self.finish("users").await
+        // One `now` per page would do; per record it costs nothing and keeps
+        // the mapping a plain function.
+        let listed = self
+            .pages(
+                Endpoint::Employees,
+                |e: &Employee| map_employee(e, policy, Utc::now()),
+                |ctx, rows| async move { store.apply_users(&ctx, rows).await },
+            )
+            .await?;
+        self.finish("users", listed).await
     }
 
     async fn teams(&self) -> Result<(), Failure> {
         let store = &self.ctx.store;
-        self.pages(Endpoint::Groups, |ctx, page: Vec<Group>| async move {
-            let rows = page.iter().map(TeamFields::from_group).collect();
-            store.apply_teams(&ctx, rows).await
-        })
-        .await?;
-        self.finish("teams").await
+        let listed = self
+            .pages(
+                Endpoint::Groups,
+                TeamFields::from_group,
+                |ctx, rows| async move { store.apply_teams(&ctx, rows).await },
+            )
+            .await?;
+        self.finish("teams", listed).await
     }
 
     async fn locations(&self) -> Result<(), Failure> {
         let store = &self.ctx.store;
-        self.pages(Endpoint::Locations, |ctx, page: Vec<Location>| async move {
-            let rows = page.iter().map(LocationFields::from_location).collect();
-            store.apply_locations(&ctx, rows).await
-        })
-        .await?;
-        self.finish("locations").await
+        let listed = self
+            .pages(
+                Endpoint::Locations,
+                LocationFields::from_location,
+                |ctx, rows| async move { store.apply_locations(&ctx, rows).await },
+            )
+            .await?;
+        self.finish("locations", listed).await
     }
 
     async fn absences(&self) -> Result<(), Failure> {
@@ -223,8 +335,8 @@ impl Fetch<'_> {
         // Types first, so that absences resolve their type at once.
         self.pages(
             Endpoint::AbsenceTypes,
-            |ctx, page: Vec<AbsenceType>| async move {
-                let rows = page.iter().map(AbsenceTypeFields::from_type).collect();
+            AbsenceTypeFields::from_type,
+            |ctx, rows| async move {
                 store
                     .apply_absence_types(&ctx, rows)
                     .await
@@ -232,13 +344,20 @@ impl Fetch<'_> {
             },
         )
         .await?;
-        self.pages(Endpoint::Absences, |ctx, page: Vec<Absence>| async move {
-            let rows = page.iter().map(AbsenceFields::from_absence).collect();
-            store.apply_absences(&ctx, rows).await
-        })
-        .await?;
-        self.finish("absences").await
+        let listed = self
+            .pages(
+                Endpoint::Absences,
+                AbsenceFields::from_absence,
+                |ctx, rows| async move { store.apply_absences(&ctx, rows).await },
+            )
+            .await?;
+        self.finish("absences", listed).await
     }
+}
+
+/// The Kombo model a record issue belongs to (`employees`, `groups`, …).
+fn entity_name(endpoint: Endpoint) -> &'static str {
+    endpoint.path().trim_start_matches("/hris/")
 }
 
 /// Records applied, by endpoint and what happened to them.

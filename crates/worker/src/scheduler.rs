@@ -25,6 +25,8 @@ pub struct Tick {
     pub full_syncs: usize,
     pub invitations_due: u64,
     pub deactivated: i64,
+    /// Leave-date deactivations the mass-change guard held for approval.
+    pub held: i64,
 }
 
 pub async fn run(ctx: WorkerContext, config: SchedulerConfig, shutdown: CancellationToken) {
@@ -35,6 +37,7 @@ pub async fn run(ctx: WorkerContext, config: SchedulerConfig, shutdown: Cancella
                     full_syncs = t.full_syncs,
                     invitations_due = t.invitations_due,
                     deactivated = t.deactivated,
+                    held = t.held,
                     "scheduler tick"
                 );
             }
@@ -86,7 +89,7 @@ pub async fn tick(ctx: &WorkerContext, config: &SchedulerConfig) -> Result<Tick,
         .release_due_invitations()
         .await
         .map_err(|e| e.to_string())?;
-    report.deactivated = store
+    (report.deactivated, report.held) = store
         .apply_due_deactivations()
         .await
         .map_err(|e| e.to_string())?;

@@ -122,10 +122,19 @@ async fn preview(
     let mut seen = Vec::new();
     let mut stats = PageStats::default();
     let mut changes = Vec::new();
+    let mut set_aside = 0usize;
     while let Some(page) = pages.try_next().await? {
-        seen.extend(page.iter().map(|e| e.id.clone()));
+        // Records that would be set aside still count as seen (a sync never
+        // takes a record it could not read for one that vanished).
+        seen.extend(page.bad.iter().filter_map(|b| b.kombo_id.clone()));
+        set_aside += page.bad.len();
+        seen.extend(page.records.iter().map(|e| e.id.clone()));
         let now = chrono::Utc::now();
-        let mapped = page.iter().map(|e| map_employee(e, &policy, now)).collect();
+        let mapped = page
+            .records
+            .iter()
+            .map(|e| map_employee(e, &policy, now))
+            .collect();
         let plan = store.preview_users(&tenant.id, mapped).await?;
         stats.add(&plan.stats);
         for w in plan.writes {
@@ -138,13 +147,14 @@ async fn preview(
         }
     }
     let vanished = store.preview_vanished(&tenant.id, &seen).await?;
-    let (active, threshold) = store.guard_basis(&tenant.id).await?;
-    let deactivating = i64::from(stats.deactivated) + vanished.len() as i64;
-    let would_hold = deactivating > (threshold * active as f64).floor() as i64;
+    let budget = store.guard_budget(&tenant.id).await?;
+    let deactivating = stats.deactivated as usize + vanished.len();
+    let would_hold = !budget.admits(deactivating);
+    let (allowed, threshold) = (budget.limit, budget.threshold);
     if json_out {
         let out = json!({
             "dry_run": true, "tenant_id": tenant.id, "changes": changes, "vanished": vanished,
-            "summary": stats, "guard": { "active": active, "threshold": threshold, "deactivating": deactivating, "would_hold": would_hold },
+            "summary": stats, "set_aside": set_aside, "guard": { "allowed": allowed, "used": budget.used, "threshold": threshold, "deactivating": deactivating, "would_hold": would_hold },
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
@@ -166,7 +176,7 @@ async fn preview(
     }
     if would_hold {
         println!(
-            "the mass-change guard would hold these {deactivating} deactivations ({active} active users, threshold {:.0}%)",
+            "the mass-change guard would hold these {deactivating} deactivations ({allowed} allowed in 24 h, threshold {:.0}%)",
             threshold * 100.0
         );
     }

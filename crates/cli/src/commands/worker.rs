@@ -50,6 +50,7 @@ pub fn setup(role_args: &RoleArgs, role: &str) -> anyhow::Result<WorkerSetup> {
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     ));
     settings.lease_ttl = Duration::from_secs(args.fetch_lease_secs.max(3));
+    settings.fetch_deadline = Duration::from_secs(args.fetch_deadline_secs);
     settings.watermark_overlap = Duration::from_secs(args.watermark_overlap_secs);
     let ctx = WorkerContext {
         store: db.store()?,

@@ -1,0 +1,306 @@
+//! The mass-change guard in the database: every deactivation a sync or the
+//! scheduler makes passes here, with the pure decisions of
+//! [`hris_mapping::guard`].
+//!
+//! - A user with a pending hold is deactivated by nobody but an approval.
+//! - A rejected snapshot deactivates nobody until the HR data changes.
+//! - An incremental page's deactivations are one batch against the tenant's
+//!   rolling budget; a full sync's are all collected and decided as one batch
+//!   once its listing is complete (its first page cannot slip through).
+//! - The scheduler's leave-date deactivations are one batch per tenant and tick.
+//!
+//! Decisions of one tenant take turns (a transaction-scoped advisory lock), so
+//! two workers cannot both spend the same budget.
+
+use std::collections::HashMap;
+
+use deadpool_postgres::GenericClient;
+use hris_mapping::UserStatus;
+use hris_mapping::employee::{MappedUser, reason};
+use hris_mapping::guard::{Budget, Standing, standing, window};
+
+use crate::apply::ApplyContext;
+use crate::user_plan::{HeldDeactivation, Stored, UserPlan, UserWrite};
+use crate::{PageStats, StoreError};
+
+/// Fields a held deactivation keeps as they were.
+const DEACTIVATION_FIELDS: [&str; 2] = ["status", "deactivation_reason"];
+
+/// Takes the tenant's guard lock for this transaction, then reads its budget.
+pub(crate) async fn budget(tx: &impl GenericClient, tenant_id: &str) -> Result<Budget, StoreError> {
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('hris-guard:' || $1, 0))",
+        &[&tenant_id],
+    )
+    .await?;
+    read_budget(tx, tenant_id).await
+}
+
+/// The tenant's budget: its threshold of the users active over the window.
+pub(crate) async fn read_budget(
+    tx: &impl GenericClient,
+    tenant_id: &str,
+) -> Result<Budget, StoreError> {
+    let since = chrono::Utc::now() - window();
+    let row = tx
+        .query_one(
+            "SELECT (SELECT count(*) FROM users WHERE tenant_id = $1 AND status = 'active') AS active,
+                    (SELECT count(*) FROM users WHERE tenant_id = $1 AND auto_deactivated_at > $2) AS recent,
+                    (SELECT mass_change_threshold FROM tenants WHERE id = $1) AS threshold",
+            &[&tenant_id, &since],
+        )
+        .await?;
+    let threshold: Option<f64> = row.get("threshold");
+    Ok(Budget::new(
+        threshold.unwrap_or(0.2),
+        row.get("active"),
+        row.get("recent"),
+    ))
+}
+
+/// Applies the guard to one page's plan: holds, stages (full sync) or lets
+/// through its deactivations; notes pending holds the HR data took back.
+pub(crate) async fn guard_page(
+    tx: &impl GenericClient,
+    ctx: &ApplyContext,
+    page: &[MappedUser],
+    stored: &HashMap<String, Stored>,
+    plan: &mut UserPlan,
+) -> Result<(), StoreError> {
+    plan.superseded = page
+        .iter()
+        .filter(|m| m.user.status == UserStatus::Active)
+        .filter(|m| stored.get(&m.user.kombo_id).is_some_and(|s| s.held))
+        .map(|m| m.user.kombo_id.clone())
+        .collect();
+    let mut open = Vec::new();
+    for (i, write) in plan.writes.iter_mut().enumerate() {
+        if !write.deactivates() {
+            continue;
+        }
+        let old = stored.get(&write.user.kombo_id);
+        let held = old.is_some_and(|s| s.held);
+        let rejected_for = old.and_then(|s| s.rejected_for);
+        match standing(held, rejected_for, write.changed_at) {
+            Standing::Held | Standing::Rejected => keep_active(write, &mut plan.stats),
+            Standing::Open => open.push(i),
+        }
+    }
+    if open.is_empty() {
+        return prune(plan);
+    }
+    if ctx.track_seen {
+        // A full sync: decided with the rest of the listing at its end.
+        for &i in &open {
+            let write = &mut plan.writes[i];
+            plan.staged.push((
+                write.user.kombo_id.clone(),
+                write.user.deactivation_reason.clone().unwrap_or_default(),
+            ));
+            keep_active(write, &mut plan.stats);
+        }
+        return prune(plan);
+    }
+    let budget = budget(tx, &ctx.tenant_id).await?;
+    if budget.admits(open.len()) {
+        return prune(plan);
+    }
+    let because = budget.because(open.len());
+    for &i in &open {
+        let write = &mut plan.writes[i];
+        plan.held.push(HeldDeactivation {
+            kombo_id: write.user.kombo_id.clone(),
+            reason: write.user.deactivation_reason.clone().unwrap_or_default(),
+            because: because.clone(),
+        });
+        keep_active(write, &mut plan.stats);
+    }
+    prune(plan)
+}
+
+/// Drops writes that the guard left with nothing to change.
+fn prune(plan: &mut UserPlan) -> Result<(), StoreError> {
+    let before = plan.writes.len();
+    plan.writes.retain(|w| !w.changes.is_empty());
+    let dropped = (before - plan.writes.len()) as u32;
+    plan.stats.updated = plan.stats.updated.saturating_sub(dropped);
+    plan.stats.unchanged += dropped;
+    Ok(())
+}
+
+/// The write without its deactivation: active, and no leave-date deactivation
+/// pending (the scheduler must not do what the guard held).
+fn keep_active(write: &mut UserWrite, stats: &mut PageStats) {
+    write.user.status = UserStatus::Active;
+    write.user.deactivation_reason = None;
+    write.deactivate_at = None;
+    write
+        .changes
+        .retain(|c| !DEACTIVATION_FIELDS.contains(&c.field));
+    write.was_active = false;
+    stats.deactivated = stats.deactivated.saturating_sub(1);
+}
+
+/// Parks deactivations for approval (a user is held once at a time).
+pub(crate) async fn hold(
+    tx: &impl GenericClient,
+    ctx: &ApplyContext,
+    held: &[HeldDeactivation],
+) -> Result<(), StoreError> {
+    if held.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = held.iter().map(|h| h.kombo_id.as_str()).collect();
+    let reasons: Vec<&str> = held.iter().map(|h| h.reason.as_str()).collect();
+    let because: Vec<&str> = held.iter().map(|h| h.because.as_str()).collect();
+    tx.execute(
+        "INSERT INTO held_changes (tenant_id, user_id, user_kombo_id, sync_run_id, reason, held_because)
+         SELECT $1, u.id, u.kombo_id, $5, r.reason, r.because
+         FROM UNNEST($2::text[], $3::text[], $4::text[]) AS r(id, reason, because)
+         JOIN users u ON u.tenant_id = $1 AND u.kombo_id = r.id
+         ON CONFLICT (user_id) WHERE state = 'pending' DO NOTHING",
+        &[&ctx.tenant_id, &ids, &reasons, &because, &ctx.sync_run_id],
+    )
+    .await?;
+    tracing::warn!(tenant_id = %ctx.tenant_id, held = held.len(), "mass-change guard held deactivations for approval");
+    Ok(())
+}
+
+/// Records a full sync's deactivations for the decision at its end.
+pub(crate) async fn stage(
+    tx: &impl GenericClient,
+    ctx: &ApplyContext,
+    staged: &[(String, String)],
+) -> Result<(), StoreError> {
+    let (true, Some(run), false) = (ctx.track_seen, ctx.sync_run_id, staged.is_empty()) else {
+        return Ok(());
+    };
+    let ids: Vec<&str> = staged.iter().map(|(id, _)| id.as_str()).collect();
+    let reasons: Vec<&str> = staged.iter().map(|(_, r)| r.as_str()).collect();
+    tx.execute(
+        "INSERT INTO full_sync_deactivations (run_id, user_id, reason)
+         SELECT $1, u.id, r.reason
+         FROM UNNEST($3::text[], $4::text[]) AS r(id, reason)
+         JOIN users u ON u.tenant_id = $2 AND u.kombo_id = r.id
+         ON CONFLICT (run_id, user_id) DO UPDATE SET reason = EXCLUDED.reason",
+        &[&run, &ctx.tenant_id, &ids, &reasons],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Pending holds of users the HR data made active again stop being pending.
+pub(crate) async fn supersede(
+    tx: &impl GenericClient,
+    tenant_id: &str,
+    kombo_ids: &[String],
+) -> Result<(), StoreError> {
+    if kombo_ids.is_empty() {
+        return Ok(());
+    }
+    tx.execute(
+        "UPDATE held_changes SET state = 'superseded', decided_at = now(), decided_by = 'sync: active again'
+         WHERE tenant_id = $1 AND state = 'pending' AND user_kombo_id = ANY($2)",
+        &[&tenant_id, &kombo_ids],
+    )
+    .await?;
+    Ok(())
+}
+
+/// One batch of deactivations, by user row id with each one's reason:
+/// applied together when the budget admits it, held together otherwise.
+/// Returns the counts for the run.
+pub(crate) async fn decide_batch(
+    tx: &impl GenericClient,
+    tenant_id: &str,
+    batch: &[(i64, String)],
+    cause: &str,
+    sync_run_id: Option<uuid::Uuid>,
+) -> Result<PageStats, StoreError> {
+    let mut stats = PageStats::default();
+    if batch.is_empty() {
+        return Ok(stats);
+    }
+    let budget = budget(tx, tenant_id).await?;
+    let ids: Vec<i64> = batch.iter().map(|(id, _)| *id).collect();
+    let reasons: Vec<&str> = batch.iter().map(|(_, r)| r.as_str()).collect();
+    if budget.admits(batch.len()) {
+        let row = tx
+            .query_one(
+                "WITH target AS (
+                    SELECT u.id, u.kombo_id, u.deactivation_reason AS old_reason, r.reason
+                    FROM UNNEST($2::bigint[], $3::text[]) AS r(id, reason)
+                    JOIN users u ON u.id = r.id AND u.tenant_id = $1 AND u.status = 'active'),
+                 done AS (
+                    UPDATE users u SET status = 'deactivated', deactivation_reason = t.reason,
+                        deactivate_at = NULL, auto_deactivated_at = now(), updated_at = now()
+                    FROM target t WHERE u.id = t.id RETURNING u.id),
+                 log AS (
+                    INSERT INTO change_log (tenant_id, record_type, record_kombo_id, field, old_value, new_value, cause_event_id, sync_run_id)
+                    SELECT $1, 'user', t.kombo_id, f.field, f.old, f.new, $4, $5
+                    FROM target t, LATERAL (VALUES ('status', '\"active\"'::jsonb, '\"deactivated\"'::jsonb),
+                        ('deactivation_reason', to_jsonb(t.old_reason), to_jsonb(t.reason))) AS f(field, old, new)),
+                 cancelled AS (
+                    UPDATE invitations i SET state = 'cancelled', cancel_reason = 'left before being invited', updated_at = now()
+                    FROM target t WHERE i.user_id = t.id AND i.state IN ('scheduled', 'due'))
+                 SELECT count(*) AS deactivated FROM done",
+                &[&tenant_id, &ids, &reasons, &cause, &sync_run_id],
+            )
+            .await?;
+        let deactivated: i64 = row.get("deactivated");
+        stats.deactivated = u32::try_from(deactivated).unwrap_or(u32::MAX);
+        return Ok(stats);
+    }
+    let because = budget.because(batch.len());
+    tx.execute(
+        "INSERT INTO held_changes (tenant_id, user_id, user_kombo_id, sync_run_id, reason, held_because)
+         SELECT $1, u.id, u.kombo_id, $4, r.reason, $5
+         FROM UNNEST($2::bigint[], $3::text[]) AS r(id, reason)
+         JOIN users u ON u.id = r.id AND u.tenant_id = $1
+         ON CONFLICT (user_id) WHERE state = 'pending' DO NOTHING",
+        &[&tenant_id, &ids, &reasons, &sync_run_id, &because],
+    )
+    .await?;
+    tracing::warn!(
+        tenant_id,
+        held = batch.len(),
+        "mass-change guard held deactivations for approval"
+    );
+    stats.held = batch.len() as u32;
+    Ok(stats)
+}
+
+/// The users a complete full listing deactivates: those its pages staged, and
+/// (unless the listing had records without a readable id) those it did not
+/// contain. None of them with a pending hold.
+pub(crate) async fn full_listing_batch(
+    tx: &impl GenericClient,
+    tenant_id: &str,
+    run: uuid::Uuid,
+    with_vanished: bool,
+) -> Result<Vec<(i64, String)>, StoreError> {
+    let rows = tx
+        .query(
+            "SELECT u.id, d.reason FROM full_sync_deactivations d JOIN users u ON u.id = d.user_id
+             WHERE d.run_id = $2 AND u.tenant_id = $1 AND u.status = 'active'
+               AND NOT EXISTS (SELECT 1 FROM held_changes h WHERE h.user_id = u.id AND h.state = 'pending')
+             UNION
+             SELECT u.id, $3::text FROM users u
+             WHERE $4::boolean AND u.tenant_id = $1 AND u.status = 'active'
+               AND NOT EXISTS (SELECT 1 FROM full_sync_seen s WHERE s.run_id = $2 AND s.kombo_id = u.kombo_id)
+               AND NOT EXISTS (SELECT 1 FROM held_changes h WHERE h.user_id = u.id AND h.state = 'pending')",
+            &[&tenant_id, &run, &reason::VANISHED, &with_vanished],
+        )
+        .await?;
+    // A user both staged and unseen cannot happen (staged users were seen);
+    // keep the first reason if it ever did.
+    let mut batch: Vec<(i64, String)> = Vec::with_capacity(rows.len());
+    let mut seen = std::collections::HashSet::new();
+    for row in rows {
+        let id: i64 = row.get("id");
+        if seen.insert(id) {
+            batch.push((id, row.get("reason")));
+        }
+    }
+    Ok(batch)
+}
