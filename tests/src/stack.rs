@@ -25,6 +25,8 @@ pub struct Stack {
     pub prefix: String,
     pub publisher: Publisher,
     pub workers: Vec<Worker>,
+    /// `FETCH_DEADLINE_SECS` of the workers this stack starts from now on.
+    pub fetch_deadline: Duration,
 }
 
 /// One in-process worker.
@@ -74,6 +76,7 @@ impl Stack {
             prefix,
             publisher,
             workers: Vec::new(),
+            fetch_deadline: SyncSettings::new("").fetch_deadline,
         })
     }
 
@@ -99,6 +102,7 @@ impl Stack {
         settings.lease_ttl = lease_ttl;
         settings.watermark_overlap = Duration::from_secs(1);
         settings.sweep_interval = Duration::from_millis(300);
+        settings.fetch_deadline = self.fetch_deadline;
         let connector = self.connector(&format!("{owner}-publisher"));
         WorkerContext {
             store: self.db.store(),

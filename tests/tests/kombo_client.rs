@@ -249,3 +249,24 @@ async fn a_long_retry_after_is_left_to_the_caller() {
         "a 2-minute Retry-After is not slept in-process"
     );
 }
+
+#[tokio::test]
+async fn a_listing_past_the_page_cap_ends_with_a_permanent_error() {
+    let sim = Sim::start(SimConfig::default()).await.expect("sim");
+    sim.add_integration("personio:big", 600, 7)
+        .await
+        .expect("integration");
+    let mut config = hris_kombo::KomboClientConfig::new(sim.api_url(), sim.api_key());
+    config.max_pages = 2;
+    let client = hris_kombo::KomboClient::new(config).expect("client");
+    let result: Result<Vec<_>, _> = client
+        .list::<Employee>("personio:big", Endpoint::Employees, ListQuery::default())
+        .try_collect()
+        .await;
+    let error = result.expect_err("600 people in pages of 250 need 3 pages");
+    assert!(
+        matches!(error, hris_kombo::KomboError::TooManyPages { pages: 2, .. }),
+        "{error}"
+    );
+    assert_eq!(error.class(), hris_kombo::ErrorClass::Permanent);
+}

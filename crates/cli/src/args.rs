@@ -101,6 +101,23 @@ pub enum TenantCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Records a sync set aside (could not read or write) or stored altered
+    /// (a field cut, a reference dropped); open ones unless --all. They close by
+    /// themselves when Kombo serves the record again in a form that applies.
+    Issues {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[arg(long)]
+        tenant: String,
+        /// Include resolved issues.
+        #[arg(long)]
+        all: bool,
+        /// At most this many, newest first.
+        #[arg(long, default_value_t = 200)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Applies every held change of the tenant.
     Approve {
         #[command(flatten)]

@@ -5,13 +5,15 @@
 //! write of a whole page. Every string of a record (values and object keys,
 //! at any depth) is cleaned before it is decoded: NUL and other control
 //! characters go (tab and line feed stay: notes may hold them), and a string
-//! longer than [`MAX_TEXT_CHARS`] is cut there. Fields with tighter limits
-//! (emails, ids) are capped again, and noted, by the mapping.
+//! longer than [`MAX_TEXT_CHARS`] is cut there: a bound on absurd values only.
+//! The fields we store are capped to their real limits (names, emails, ids),
+//! and noted with their original length, by the mapping.
 
 use serde_json::{Map, Value};
 
-/// The longest string kept from any field (about 32 KiB of UTF-8 at most).
-pub const MAX_TEXT_CHARS: usize = 8_192;
+/// The longest string kept from any field of a record (a megabyte of text is
+/// no name, note or title; the mapping's own caps are far smaller).
+pub const MAX_TEXT_CHARS: usize = 1 << 20;
 
 /// The longest Kombo id a record may have: ids are unique-indexed, and no
 /// real id comes close (Kombo's are about 24 characters).

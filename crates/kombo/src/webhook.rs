@@ -5,6 +5,7 @@
 //! fields we need are required (a payload without them is malformed: 400); every
 //! other field is optional and unknown fields are ignored.
 
+use crate::decode::{DecodeError, decode};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -121,17 +122,18 @@ pub struct ConnectionFlowFailed {
     pub log_url: Option<String>,
 }
 
+/// Why a webhook body was refused; the text quotes no value from the body
+/// (it is answered to the sender and logged).
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookParseError {
     #[error("body is not JSON: {0}")]
-    NotJson(#[source] serde_json::Error),
+    NotJson(DecodeError),
     #[error("missing or invalid field `{0}`")]
     MissingField(&'static str),
-    #[error("`data` of a `{event_type}` event is invalid: {source}")]
+    #[error("`data` of a `{event_type}` event is invalid: {error}")]
     InvalidData {
         event_type: String,
-        #[source]
-        source: serde_json::Error,
+        error: DecodeError,
     },
 }
 
@@ -146,7 +148,7 @@ struct RawEvent {
 impl WebhookEvent {
     /// Parses a webhook body (after its signature was verified).
     pub fn parse(body: &[u8]) -> Result<Self, WebhookParseError> {
-        let raw: RawEvent = serde_json::from_slice(body).map_err(WebhookParseError::NotJson)?;
+        let raw: RawEvent = decode(body).map_err(WebhookParseError::NotJson)?;
         let id = non_empty_string(raw.id).ok_or(WebhookParseError::MissingField("id"))?;
         let event_type =
             non_empty_string(raw.event_type).ok_or(WebhookParseError::MissingField("type"))?;
@@ -199,9 +201,12 @@ fn from<T: serde::de::DeserializeOwned>(
     event_type: &str,
     data: Value,
 ) -> Result<T, WebhookParseError> {
-    serde_json::from_value(data).map_err(|source| WebhookParseError::InvalidData {
-        event_type: event_type.to_owned(),
-        source,
+    serde_path_to_error::deserialize(data).map_err(|e| {
+        let path = e.path().to_string();
+        WebhookParseError::InvalidData {
+            event_type: event_type.to_owned(),
+            error: DecodeError::from_serde(e.inner(), path),
+        }
     })
 }
 

@@ -20,7 +20,7 @@ pub struct EntityHandler {
 
 /// Reads the envelope; anything unreadable can never succeed (poison).
 pub fn decode(message: &Incoming) -> Result<Envelope, Failure> {
-    let envelope: Envelope = serde_json::from_slice(&message.data)
+    let envelope: Envelope = hris_kombo::decode::decode(&message.data)
         .map_err(|e| Failure::poison(format!("unreadable envelope: {e}")))?;
     if envelope.v != ENVELOPE_VERSION {
         return Err(Failure::poison(format!(

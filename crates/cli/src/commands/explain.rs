@@ -9,7 +9,28 @@ use crate::output::when;
 
 pub async fn run(db: DatabaseArgs, tenant: String, user: String, json: bool) -> anyhow::Result<()> {
     let store: Store = db.store()?;
-    let state = store.find_user(&tenant, &user).await?;
+    let state = match store.find_user(&tenant, &user).await {
+        Ok(state) => state,
+        Err(hris_store::StoreError::NotFound(what)) => {
+            // A record the sync set aside has no user yet: say why.
+            let issues = store.record_issues_of(&tenant, &user).await?;
+            anyhow::ensure!(!issues.is_empty(), "{what} not found");
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &json!({ "user": null, "record_issues": issues })
+                    )?
+                );
+            } else {
+                println!("no user for {user} in tenant {tenant}; the sync set its record aside:");
+                print_issues(&issues);
+            }
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let issues = store.record_issues_of(&tenant, &state.kombo_id).await?;
     let history = store.history(&tenant, "user", &state.kombo_id).await?;
     // Dead letters are per fetch, not per person: those of the tenant's
     // employee sync that are still pending may hold this user's latest change.
@@ -25,7 +46,7 @@ pub async fn run(db: DatabaseArgs, tenant: String, user: String, json: bool) -> 
         )
         .await?;
     if json {
-        let out = json!({ "user": state, "history": history, "dead_letters": dead });
+        let out = json!({ "user": state, "history": history, "dead_letters": dead, "record_issues": issues });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
@@ -98,6 +119,10 @@ pub async fn run(db: DatabaseArgs, tenant: String, user: String, json: bool) -> 
                 .unwrap_or_default()
         );
     }
+    if !issues.is_empty() {
+        println!("\nopen record issues:");
+        print_issues(&issues);
+    }
     if dead.is_empty() {
         println!("\nno pending dead letters for this tenant's employee sync");
     } else {
@@ -115,6 +140,20 @@ pub async fn run(db: DatabaseArgs, tenant: String, user: String, json: bool) -> 
         }
     }
     Ok(())
+}
+
+fn print_issues(issues: &[hris_store::RecordIssue]) {
+    for i in issues {
+        println!(
+            "  {} {} ({}, seen {} times, last {}): {}",
+            i.severity,
+            i.entity,
+            i.stage,
+            i.seen_count,
+            when(Some(i.last_seen_at)),
+            i.reason
+        );
+    }
 }
 
 fn opt(d: Option<chrono::NaiveDate>) -> String {

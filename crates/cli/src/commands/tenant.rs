@@ -59,6 +59,13 @@ pub async fn run(command: TenantCommand) -> anyhow::Result<()> {
         TenantCommand::Held { db, tenant, json } => {
             super::tenant_ops::held(&db.store()?, &tenant, json).await?
         }
+        TenantCommand::Issues {
+            db,
+            tenant,
+            all,
+            limit,
+            json,
+        } => super::tenant_ops::issues(&db.store()?, &tenant, all, limit, json).await?,
         TenantCommand::Approve { db, tenant, actor } => {
             super::tenant_ops::decide(&db.store()?, &tenant, true, actor).await?
         }

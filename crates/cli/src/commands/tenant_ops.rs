@@ -57,10 +57,20 @@ pub async fn status(store: &Store, tenant: &str, json_out: bool) -> anyhow::Resu
         })
         .await?;
     let dead_count: i64 = dead.iter().map(|g| g.count).sum();
+    let open_issues = store.open_record_issue_counts(Some(tenant)).await?;
+    let issues_of = |severity: &str| -> i64 {
+        open_issues
+            .iter()
+            .filter(|(_, s, _)| s == severity)
+            .map(|(_, _, n)| n)
+            .sum()
+    };
+    let (skipped, altered) = (issues_of("skipped"), issues_of("altered"));
     if json_out {
         let out = json!({
             "tenant": t.id, "integration_id": t.kombo_integration_id, "state": t.integration_state,
             "entities": entities, "held_changes": held.len(), "pending_dead_letters": dead_count,
+            "record_issues": { "skipped": skipped, "altered": altered },
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
@@ -93,9 +103,57 @@ pub async fn status(store: &Store, tenant: &str, json_out: bool) -> anyhow::Resu
         );
     }
     println!(
-        "  held changes: {}   pending dead letters: {dead_count}",
+        "  held changes: {}   pending dead letters: {dead_count}   record issues: {skipped} set aside, {altered} altered",
         held.len()
     );
+    if skipped + altered > 0 {
+        println!("  see: hris-sync tenant issues --tenant {}", t.id);
+    }
+    Ok(())
+}
+
+pub async fn issues(
+    store: &Store,
+    tenant: &str,
+    all: bool,
+    limit: i64,
+    json_out: bool,
+) -> anyhow::Result<()> {
+    store.tenant(tenant).await?;
+    let issues = store.tenant_record_issues(tenant, all, limit).await?;
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&issues)?);
+        return Ok(());
+    }
+    if issues.is_empty() {
+        println!("no record issues for tenant {tenant}");
+        return Ok(());
+    }
+    println!(
+        "{:<10} {:<14} {:<28} {:<8} {:<20} {:>5}  REASON",
+        "SEVERITY", "ENTITY", "KOMBO ID", "STAGE", "LAST SEEN", "SEEN"
+    );
+    for i in &issues {
+        println!(
+            "{:<10} {:<14} {:<28} {:<8} {:<20} {:>5}  {}{}",
+            i.severity,
+            i.entity,
+            if i.kombo_id.is_empty() {
+                "(no id)"
+            } else {
+                &i.kombo_id
+            },
+            i.stage,
+            when(Some(i.last_seen_at)),
+            i.seen_count,
+            i.reason,
+            if i.resolved_at.is_some() {
+                "  (resolved)"
+            } else {
+                ""
+            }
+        );
+    }
     Ok(())
 }
 

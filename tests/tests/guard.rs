@@ -1,0 +1,323 @@
+//! The mass-change guard holds whatever path a deactivation takes: 60 % of a
+//! tenant terminated with a past date, arriving by webhook or read by "Import
+//! all", while the scheduler ticks every 2 s. At most the threshold is
+//! deactivated; none by the scheduler while held; a rejection leaves people
+//! as they were; an approval deactivates them.
+
+use std::time::Duration;
+
+use hris_bus::SyncKind;
+use hris_e2e::conformance::{employees, still_employed};
+use hris_e2e::stack::Stack;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+const TENANT: &str = "acme";
+
+/// A scheduler ticking every 2 s in the background, as in production.
+fn spawn_scheduler(stack: &Stack) -> CancellationToken {
+    let shutdown = CancellationToken::new();
+    let ctx = stack.worker_context("scheduler", Duration::from_secs(10));
+    let config = hris_worker::scheduler::SchedulerConfig {
+        owner: "scheduler".to_owned(),
+        tick: Duration::from_secs(2),
+        batch: 50,
+    };
+    tokio::spawn(hris_worker::scheduler::run(ctx, config, shutdown.clone()));
+    shutdown
+}
+
+struct Counts {
+    active: i64,
+    deactivated_targets: i64,
+    pending: i64,
+    by_scheduler: i64,
+}
+
+async fn counts(stack: &Stack, targets: &[String]) -> anyhow::Result<Counts> {
+    let client = stack.store.client().await?;
+    let row = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM users WHERE tenant_id = $1 AND status = 'active') AS active,
+                    (SELECT count(*) FROM users WHERE tenant_id = $1 AND status = 'deactivated'
+                        AND kombo_id = ANY($2)) AS deactivated_targets,
+                    (SELECT count(*) FROM held_changes WHERE tenant_id = $1 AND state = 'pending') AS pending,
+                    (SELECT count(*) FROM change_log WHERE tenant_id = $1 AND field = 'status'
+                        AND cause_event_id = 'schedule: leave date reached') AS by_scheduler",
+            &[&TENANT, &targets],
+        )
+        .await?;
+    Ok(Counts {
+        active: row.get("active"),
+        deactivated_targets: row.get("deactivated_targets"),
+        pending: row.get("pending"),
+        by_scheduler: row.get("by_scheduler"),
+    })
+}
+
+/// 60 % of the active people, terminated three days ago.
+async fn terminate(
+    stack: &Stack,
+    integration: &str,
+    silent: bool,
+    days: i64,
+    targets: &[String],
+) -> anyhow::Result<()> {
+    for id in targets {
+        stack
+            .sim
+            .mutate(
+                integration,
+                json!({"op": "terminate", "employee_id": id, "days_from_today": days, "silent": silent}),
+            )
+            .await?;
+    }
+    stack.flush_webhooks().await?;
+    Ok(())
+}
+
+async fn setup(employees_n: usize, seed: u64) -> anyhow::Result<(Stack, String, Vec<String>, i64)> {
+    let (stack, integration) = Stack::imported(TENANT, employees_n, seed).await?;
+    let mut people = employees(&stack, &integration).await?;
+    // Deleted upstream is deactivated already, whatever its status says.
+    people.retain(|e| e.remote_deleted_at.is_none());
+    let employed = still_employed(&people);
+    let active = counts(&stack, &[]).await?.active;
+    let n = (active as usize * 6).div_ceil(10);
+    let targets: Vec<String> = employed.into_iter().take(n).map(str::to_owned).collect();
+    anyhow::ensure!(targets.len() == n, "enough people to terminate");
+    Ok((stack, integration, targets, active))
+}
+
+/// The guard's limit for `active` users at the default threshold of 20 %.
+fn limit(active: i64) -> i64 {
+    (0.2 * active as f64).floor() as i64
+}
+
+async fn pending_held(stack: &Stack) -> anyhow::Result<usize> {
+    let held: Value = serde_json::from_str(
+        &stack
+            .cli(&["tenant", "held", "--tenant", TENANT, "--json"])
+            .await?,
+    )?;
+    Ok(held.as_array().map_or(0, Vec::len))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_mass_termination_by_webhook_deactivates_at_most_the_threshold() -> anyhow::Result<()> {
+    let (stack, integration, targets, active) = setup(120, 141).await?;
+    let scheduler = spawn_scheduler(&stack);
+    // In groups of ten, each its own webhook and incremental run: a mass
+    // change that arrives as many small runs is still one mass change.
+    for group in targets.chunks(10) {
+        terminate(&stack, &integration, false, -3, group).await?;
+        stack.settle(Duration::from_secs(60)).await?;
+    }
+    // Two more scheduler ticks: nothing held may slip through by leave date.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    stack.settle(Duration::from_secs(30)).await?;
+    let c = counts(&stack, &targets).await?;
+    println!(
+        "guard/webhook: {} of {active} active terminated; {} deactivated (limit {}), {} held, {} by the scheduler",
+        targets.len(),
+        c.deactivated_targets,
+        limit(active),
+        c.pending,
+        c.by_scheduler
+    );
+    assert!(
+        c.deactivated_targets <= limit(active),
+        "{} deactivated, limit {}",
+        c.deactivated_targets,
+        limit(active)
+    );
+    assert!(
+        c.deactivated_targets > 0,
+        "small batches within the budget apply"
+    );
+    assert!(c.pending > 0, "the rest is held");
+    assert_eq!(
+        c.deactivated_targets + c.pending,
+        targets.len() as i64,
+        "every leaver is either deactivated or held"
+    );
+    assert_eq!(c.by_scheduler, 0, "the scheduler deactivates no held user");
+    assert_eq!(pending_held(&stack).await?, c.pending as usize);
+
+    // Reject: they stay exactly as they were, through ticks and a full sync.
+    let active_before = c.active;
+    stack
+        .cli(&["tenant", "reject", "--tenant", TENANT, "--actor", "ops"])
+        .await?;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    stack.request_sync(TENANT, SyncKind::Full).await?;
+    stack.settle(Duration::from_secs(60)).await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after_reject = counts(&stack, &targets).await?;
+    let pending_deactivations = stack
+        .count(
+            "SELECT count(*) FROM users WHERE tenant_id = $1 AND status = 'active' AND deactivate_at IS NOT NULL AND deactivate_at <= now()",
+            TENANT,
+        )
+        .await?;
+    println!(
+        "guard/reject: active {} → {}; held again {}; leave-date deactivations pending {pending_deactivations}",
+        active_before, after_reject.active, after_reject.pending
+    );
+    assert_eq!(
+        after_reject.active, active_before,
+        "reject leaves them active"
+    );
+    assert_eq!(
+        after_reject.pending, 0,
+        "the same HR data is not held again"
+    );
+    assert_eq!(pending_deactivations, 0);
+    assert_eq!(after_reject.by_scheduler, 0);
+
+    // The HR data changes again (a corrected date): decided anew, held again,
+    // and this time approved.
+    let still_active: Vec<String> = {
+        let client = stack.store.client().await?;
+        client
+            .query(
+                "SELECT kombo_id FROM users WHERE tenant_id = $1 AND status = 'active' AND kombo_id = ANY($2)",
+                &[&TENANT, &targets],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get("kombo_id"))
+            .collect()
+    };
+    terminate(&stack, &integration, false, -5, &still_active).await?;
+    stack.settle(Duration::from_secs(60)).await?;
+    let reheld = counts(&stack, &targets).await?;
+    // What is left of the day's budget may take a few; the rest is held anew.
+    assert!(reheld.pending > 0, "held anew");
+    assert_eq!(
+        reheld.pending + reheld.deactivated_targets,
+        targets.len() as i64
+    );
+    stack
+        .cli(&["tenant", "approve", "--tenant", TENANT, "--actor", "ops"])
+        .await?;
+    let approved = counts(&stack, &targets).await?;
+    println!(
+        "guard/approve: {} held, {} of {} leavers deactivated after approval",
+        reheld.pending,
+        approved.deactivated_targets,
+        targets.len()
+    );
+    assert_eq!(approved.deactivated_targets, targets.len() as i64);
+    assert_eq!(approved.pending, 0);
+    scheduler.cancel();
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn import_all_decides_on_the_whole_listing_before_deactivating_anyone() -> anyhow::Result<()>
+{
+    let (stack, integration, targets, active) = setup(120, 142).await?;
+    let scheduler = spawn_scheduler(&stack);
+    // Changes Kombo never announced: only a full read finds them.
+    terminate(&stack, &integration, true, -3, &targets).await?;
+    stack.request_sync(TENANT, SyncKind::Full).await?;
+    stack.settle(Duration::from_secs(60)).await?;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let c = counts(&stack, &targets).await?;
+    let run_held = stack
+        .count(
+            "SELECT COALESCE(sum(held), 0)::bigint FROM sync_runs WHERE tenant_id = $1 AND entity = 'employees' AND kind = 'full'",
+            TENANT,
+        )
+        .await?;
+    println!(
+        "guard/import-all: {} of {active} terminated; {} deactivated, {} held (run says {run_held}), {} by the scheduler",
+        targets.len(),
+        c.deactivated_targets,
+        c.pending,
+        c.by_scheduler
+    );
+    assert_eq!(
+        c.deactivated_targets, 0,
+        "no page slips through before the listing is decided"
+    );
+    assert_eq!(c.pending, targets.len() as i64);
+    assert!(run_held >= targets.len() as i64);
+    assert_eq!(c.by_scheduler, 0);
+    assert_eq!(c.active, active, "nobody deactivated");
+
+    stack
+        .cli(&["tenant", "approve", "--tenant", TENANT, "--actor", "ops"])
+        .await?;
+    let approved = counts(&stack, &targets).await?;
+    let logged = stack
+        .count(
+            "SELECT count(*) FROM change_log WHERE tenant_id = $1 AND field = 'status' AND cause_event_id = 'held-change approved by ops'",
+            TENANT,
+        )
+        .await?;
+    assert_eq!(approved.deactivated_targets, targets.len() as i64);
+    assert_eq!(logged, targets.len() as i64);
+    // A later full sync of the same data changes nothing more.
+    stack.request_sync(TENANT, SyncKind::Full).await?;
+    stack.settle(Duration::from_secs(60)).await?;
+    let later = counts(&stack, &targets).await?;
+    assert_eq!(later.pending, 0);
+    assert_eq!(later.active, active - targets.len() as i64);
+    scheduler.cancel();
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn leave_dates_reached_together_are_held_by_the_scheduler() -> anyhow::Result<()> {
+    let (stack, integration, targets, active) = setup(60, 143).await?;
+    // No scheduled full sync in between: this test moves time by hand.
+    stack
+        .store
+        .client()
+        .await?
+        .execute(
+            "INSERT INTO full_sync_schedule (tenant_id, next_due_at) VALUES ($1, now() + interval '1 day')
+             ON CONFLICT (tenant_id) DO UPDATE SET next_due_at = EXCLUDED.next_due_at",
+            &[&TENANT],
+        )
+        .await?;
+    // Future leave dates: nothing to deactivate yet.
+    terminate(&stack, &integration, false, 2, &targets).await?;
+    stack.settle(Duration::from_secs(60)).await?;
+    assert_eq!(counts(&stack, &targets).await?.deactivated_targets, 0);
+    // The dates arrive (moved into the past in the database, as time would).
+    stack
+        .store
+        .client()
+        .await?
+        .execute(
+            "UPDATE users SET deactivate_at = now() - interval '1 minute' WHERE tenant_id = $1 AND kombo_id = ANY($2)",
+            &[&TENANT, &targets],
+        )
+        .await?;
+    let ctx = stack.worker_context("tick", Duration::from_secs(10));
+    let config = hris_e2e::stack::scheduler_config("tick");
+    let tick = hris_worker::scheduler::tick(&ctx, &config)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let again = hris_worker::scheduler::tick(&ctx, &config)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let c = counts(&stack, &targets).await?;
+    println!(
+        "guard/scheduler: {} leave dates of {active} reached; tick deactivated {}, held {}; next tick {} / {}",
+        targets.len(),
+        tick.deactivated,
+        tick.held,
+        again.deactivated,
+        again.held
+    );
+    assert_eq!(tick.deactivated, 0);
+    assert_eq!(tick.held, targets.len() as i64);
+    assert_eq!((again.deactivated, again.held), (0, 0), "held once");
+    assert_eq!(c.pending, targets.len() as i64);
+    assert_eq!(c.deactivated_targets, 0);
+    Ok(())
+}
