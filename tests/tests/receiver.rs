@@ -302,7 +302,25 @@ async fn duplicate_deliveries_are_harmless() -> anyhow::Result<()> {
     );
     // Not vacuous: both changes really arrived, one history row each.
     assert_eq!(titles.len(), 2, "each change recorded once: {titles:?}");
-    assert_eq!(h_dup, h_once, "duplicates left no extra history");
+    let only_in = |a: &Vec<Vec<Option<String>>>, b: &Vec<Vec<Option<String>>>| {
+        let mut rest = b.clone();
+        a.iter()
+            .filter(|row| match rest.iter().position(|r| r == *row) {
+                Some(i) => {
+                    rest.remove(i);
+                    false
+                }
+                None => true,
+            })
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let (extra, missing) = (only_in(&h_dup, &h_once), only_in(&h_once, &h_dup));
+    assert!(
+        extra.is_empty() && missing.is_empty(),
+        "duplicates changed the history: extra {extra:?}, missing {missing:?}"
+    );
+    assert_eq!(h_dup, h_once, "and in the same order");
     Ok(())
 }
 
