@@ -131,7 +131,7 @@ async fn a_full_sync_interrupted_halfway_deactivates_nobody() -> anyhow::Result<
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_schedulers_never_enqueue_one_tenant_twice() -> anyhow::Result<()> {
-    const TENANTS: usize = 40;
+    const TENANTS: usize = 120;
     let stack = Stack::start().await?;
     for i in 0..TENANTS {
         stack
