@@ -10,11 +10,6 @@ use serde_json::json;
 
 const ALL: [Entity; 5] = Entity::ALL;
 
-/// A company of `employees` people (seed 7) imported by a worker that keeps running.
-async fn imported(employees: usize) -> anyhow::Result<(Stack, String)> {
-    Stack::imported("acme", employees, 7).await
-}
-
 async fn assert_matches(stack: &Stack, integration: &str) -> anyhow::Result<()> {
     let diffs = mismatches(stack, "acme", integration, 5).await?;
     assert!(
@@ -41,7 +36,7 @@ async fn change(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_small_company_is_imported_exactly() -> anyhow::Result<()> {
-    let (stack, integration) = imported(300).await?;
+    let (stack, integration) = Stack::imported("acme", 300, 7).await?;
     // Every entity, field by field, both ways: users (with references and
     // memberships), teams, locations and absences as Kombo lists them, and
     // nothing stored that Kombo does not list.
@@ -80,7 +75,7 @@ async fn a_small_company_is_imported_exactly() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_10k_company_is_imported_and_every_change_follows() -> anyhow::Result<()> {
-    let (stack, integration) = imported(10_000).await?;
+    let (stack, integration) = Stack::imported("acme", 10_000, 7).await?;
     assert_eq!(
         stack
             .count("SELECT count(*) FROM users WHERE tenant_id = $1", "acme")
