@@ -1,7 +1,7 @@
 //! "Lands exactly as the mapping says": the database compared, user by user,
 //! with the mapping applied to what the simulator serves right now.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{NaiveDate, Utc};
 use futures::TryStreamExt;
@@ -199,10 +199,12 @@ pub async fn full_mismatches(
         .map_ok(|page| page.records)
         .try_collect()
         .await?;
+    let mut listed = BTreeSet::new();
     for g in groups.iter().flatten().map(TeamFields::from_group) {
+        listed.insert(g.kombo_id.clone());
         let row = db
             .query_opt(
-                "SELECT name, group_type, parent_kombo_id, remote_deleted_at IS NOT NULL,
+                "SELECT remote_id, name, group_type, parent_kombo_id, remote_deleted_at IS NOT NULL,
                         (SELECT p.kombo_id FROM teams p WHERE p.id = t.parent_team_id)
                  FROM teams t WHERE tenant_id = $1 AND kombo_id = $2",
                 &[&tenant_id, &g.kombo_id],
@@ -216,10 +218,12 @@ pub async fn full_mismatches(
             row.get::<_, Option<String>>(0),
             row.get::<_, Option<String>>(1),
             row.get::<_, Option<String>>(2),
-            row.get::<_, bool>(3),
-            row.get::<_, Option<String>>(4),
+            row.get::<_, Option<String>>(3),
+            row.get::<_, bool>(4),
+            row.get::<_, Option<String>>(5),
         );
         let want = (
+            g.remote_id.clone(),
             g.name.clone(),
             g.group_type.clone(),
             g.parent_kombo_id.clone(),
@@ -234,21 +238,45 @@ pub async fn full_mismatches(
         }
     }
 
+    out.extend(extra_rows(&db, "teams", tenant_id, &listed).await?);
+
     let locations: Vec<Vec<Location>> = client
         .list(integration, Endpoint::Locations, all.clone())
         .map_ok(|page| page.records)
         .try_collect()
         .await?;
+    let mut listed = BTreeSet::new();
     for l in locations
         .iter()
         .flatten()
         .map(LocationFields::from_location)
     {
+        listed.insert(l.kombo_id.clone());
         let row = db
-            .query_opt("SELECT name, archived_at IS NOT NULL FROM locations WHERE tenant_id = $1 AND kombo_id = $2", &[&tenant_id, &l.kombo_id])
+            .query_opt(
+                "SELECT remote_id, name, location_type, city, country, archived_at IS NOT NULL
+                 FROM locations WHERE tenant_id = $1 AND kombo_id = $2",
+                &[&tenant_id, &l.kombo_id],
+            )
             .await?;
-        let got = row.map(|r| (r.get::<_, Option<String>>(0), r.get::<_, bool>(1)));
-        let want = Some((l.name.clone(), l.remote_deleted_at.is_some()));
+        let got = row.map(|r| {
+            (
+                r.get::<_, Option<String>>(0),
+                r.get::<_, Option<String>>(1),
+                r.get::<_, Option<String>>(2),
+                r.get::<_, Option<String>>(3),
+                r.get::<_, Option<String>>(4),
+                r.get::<_, bool>(5),
+            )
+        });
+        let want = Some((
+            l.remote_id.clone(),
+            l.name.clone(),
+            l.location_type.clone(),
+            l.city.clone(),
+            l.country.clone(),
+            l.remote_deleted_at.is_some(),
+        ));
         if got != want {
             out.push(format!(
                 "location {}: stored {got:?}, expected {want:?}",
@@ -256,6 +284,8 @@ pub async fn full_mismatches(
             ));
         }
     }
+
+    out.extend(extra_rows(&db, "locations", tenant_id, &listed).await?);
 
     let absences: Vec<Vec<Absence>> = client
         .list(integration, Endpoint::Absences, all)
@@ -267,26 +297,47 @@ pub async fn full_mismatches(
         seen += 1;
         let row = db
             .query_opt(
-                "SELECT start_date, end_date, status, counts, (SELECT u.kombo_id FROM users u WHERE u.id = a.user_id)
+                "SELECT start_date, end_date, status, counts, (SELECT u.kombo_id FROM users u WHERE u.id = a.user_id),
+                        remote_id, type_kombo_id, start_time, end_time, amount, unit
                  FROM absences a WHERE tenant_id = $1 AND kombo_id = $2",
                 &[&tenant_id, &a.kombo_id],
             )
             .await?;
         let got = row.map(|r| {
             (
-                r.get::<_, Option<NaiveDate>>(0),
-                r.get::<_, Option<NaiveDate>>(1),
-                r.get::<_, Option<String>>(2),
-                r.get::<_, bool>(3),
-                r.get::<_, Option<String>>(4),
+                (
+                    r.get::<_, Option<NaiveDate>>(0),
+                    r.get::<_, Option<NaiveDate>>(1),
+                    r.get::<_, Option<String>>(2),
+                    r.get::<_, bool>(3),
+                    r.get::<_, Option<String>>(4),
+                ),
+                (
+                    r.get::<_, Option<String>>(5),
+                    r.get::<_, Option<String>>(6),
+                    r.get::<_, Option<String>>(7),
+                    r.get::<_, Option<String>>(8),
+                    r.get::<_, Option<f64>>(9),
+                    r.get::<_, Option<String>>(10),
+                ),
             )
         });
         let want = Some((
-            a.start_date,
-            a.end_date,
-            a.status.clone(),
-            a.counts,
-            Some(a.employee_kombo_id.clone()),
+            (
+                a.start_date,
+                a.end_date,
+                a.status.clone(),
+                a.counts,
+                Some(a.employee_kombo_id.clone()),
+            ),
+            (
+                a.remote_id.clone(),
+                a.type_kombo_id.clone(),
+                a.start_time.clone(),
+                a.end_time.clone(),
+                a.amount,
+                a.unit.clone(),
+            ),
         ));
         if got != want {
             out.push(format!(
@@ -307,4 +358,28 @@ pub async fn full_mismatches(
     }
     out.truncate(limit.max(1));
     Ok(out)
+}
+
+/// Rows of `table` (teams or locations) this tenant has that Kombo does not list:
+/// an import is exact only if nothing was made up beside what matches.
+async fn extra_rows(
+    db: &deadpool_postgres::Object,
+    table: &str,
+    tenant_id: &str,
+    listed: &BTreeSet<String>,
+) -> anyhow::Result<Vec<String>> {
+    let stored: Vec<String> = db
+        .query(
+            &format!("SELECT kombo_id FROM {table} WHERE tenant_id = $1 ORDER BY kombo_id"),
+            &[&tenant_id],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    Ok(stored
+        .into_iter()
+        .filter(|id| !listed.contains(id))
+        .map(|id| format!("{table}: {id} stored, Kombo does not list it"))
+        .collect())
 }

@@ -232,6 +232,16 @@ impl Sim {
             .await?)
     }
 
+    /// Requests the simulator served for an integration, over every endpoint
+    /// (its stats count them per endpoint).
+    pub async fn requests(&self, integration_id: &str) -> anyhow::Result<u64> {
+        let stats = self.stats(integration_id).await?;
+        Ok(stats["requests"]
+            .as_object()
+            .map(|m| m.values().filter_map(serde_json::Value::as_u64).sum())
+            .unwrap_or(0))
+    }
+
     /// A Kombo client pointed at this simulator.
     pub fn client(&self) -> hris_kombo::KomboClient {
         let mut config = hris_kombo::KomboClientConfig::new(self.api_url(), self.api_key());

@@ -207,7 +207,9 @@ impl Stack {
             .spawn_worker(&Entity::ALL, Duration::from_secs(10))
             .await?;
         stack.request_sync(tenant, SyncKind::Full).await?;
-        stack.settle(Duration::from_secs(60)).await?;
+        // A bound, not a wait: large companies (10,000 people) need longer.
+        let limit = 60 + u64::try_from(employees / 100).unwrap_or(u64::MAX);
+        stack.settle(Duration::from_secs(limit)).await?;
         Ok((stack, integration))
     }
 
@@ -235,9 +237,15 @@ impl Stack {
 
     /// The command `worker_process` runs, for a test to adjust (e.g. capture stderr).
     pub fn worker_command(&self, env: &[(&str, &str)]) -> tokio::process::Command {
+        self.role_command(&["worker", "--entity", "all"], env)
+    }
+
+    /// `hris-sync ARGS` as a long-running role (worker, scheduler, receiver) on
+    /// this stack, killed when dropped.
+    pub fn role_command(&self, args: &[&str], env: &[(&str, &str)]) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(crate::hris_sync_bin());
         command
-            .args(["worker", "--entity", "all"])
+            .args(args)
             .env("DATABASE_URL", &self.db.url)
             .env("AMQP_URL", crate::amqp_url())
             .env("AMQP_PREFIX", &self.prefix)
@@ -290,8 +298,17 @@ impl Stack {
 
     /// Runs one SQL query returning a single i64.
     pub async fn count(&self, sql: &str, tenant_id: &str) -> anyhow::Result<i64> {
+        self.scalar(sql, &[&tenant_id]).await
+    }
+
+    /// Runs one SQL query, with any parameters, returning a single i64.
+    pub async fn scalar(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> anyhow::Result<i64> {
         let client = self.store.client().await?;
-        Ok(client.query_one(sql, &[&tenant_id]).await?.get(0))
+        Ok(client.query_one(sql, params).await?.get(0))
     }
 
     /// Whether every fetch is done: no lease held, no rerun pending, no message

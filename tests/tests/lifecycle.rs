@@ -88,11 +88,10 @@ async fn a_tenant_connects_through_kombo_and_is_imported_without_another_step() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_guard_holds_a_mass_deactivation_until_approved() -> anyhow::Result<()> {
-    let (mut stack, integration) = Stack::imported("acme", 40, 44).await?;
+    let (stack, integration) = Stack::imported("acme", 40, 44).await?;
     let other = stack.tenant("other", 30, 45).await?;
     stack.request_sync("other", SyncKind::Full).await?;
     stack.settle(Duration::from_secs(30)).await?;
-    let _ = &mut stack;
     let active: Vec<String> = {
         let client = stack.store.client().await?;
         client.query("SELECT kombo_id FROM users WHERE tenant_id = 'acme' AND status = 'active' ORDER BY kombo_id", &[]).await?.iter().map(|r| r.get(0)).collect()

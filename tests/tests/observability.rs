@@ -1,4 +1,6 @@
-//! Every role serves /metrics; after a sync the counters have moved.
+//! Every role serves /metrics, and its counters move when it works: the worker
+//! and the scheduler on METRICS_ADDR (with /healthz and /readyz), the receiver
+//! on its HTTP_ADDR beside the webhook (it has no METRICS_ADDR of its own yet).
 
 use std::time::Duration;
 
@@ -13,19 +15,42 @@ fn free_port() -> anyhow::Result<u16> {
 
 /// A worker process serving /metrics on a free port, once it is ready.
 async fn ready_worker(stack: &Stack) -> anyhow::Result<(tokio::process::Child, String)> {
-    let port = free_port()?;
-    let worker = stack.worker_process(&[("METRICS_ADDR", &format!("127.0.0.1:{port}"))])?;
-    let url = format!("http://127.0.0.1:{port}");
+    ready_role(stack, &["worker", "--entity", "all"], &[]).await
+}
+
+/// `hris-sync ARGS` serving /metrics on a free METRICS_ADDR, once it is ready.
+async fn ready_role(
+    stack: &Stack,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> anyhow::Result<(tokio::process::Child, String)> {
+    let addr = format!("127.0.0.1:{}", free_port()?);
+    let mut env = env.to_vec();
+    env.push(("METRICS_ADDR", &addr));
+    let child = stack.role_command(args, &env).spawn()?;
+    let url = format!("http://{addr}");
+    wait_ready(&url, args[0]).await?;
+    Ok((child, url))
+}
+
+async fn wait_ready(url: &str, role: &str) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
-    eventually("the worker is ready", Duration::from_secs(20), || async {
-        Ok(http
-            .get(format!("{url}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200))
-    })
-    .await?;
-    Ok((worker, url))
+    eventually(
+        &format!("the {role} is ready"),
+        Duration::from_secs(20),
+        || async {
+            Ok(http
+                .get(format!("{url}/readyz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200))
+        },
+    )
+    .await
+}
+
+async fn metrics_text(url: &str) -> anyhow::Result<String> {
+    Ok(reqwest::get(format!("{url}/metrics")).await?.text().await?)
 }
 
 /// The value of the first sample of `metric` whose labels contain `label`.
@@ -99,5 +124,77 @@ async fn webhook_to_commit_lag_is_measured() -> anyhow::Result<()> {
         sample(&text, "webhook_to_commit_seconds_count", "employees").is_some_and(|n| n >= 1.0),
         "{text}"
     );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_schedulers_metrics_move_when_it_enqueues() -> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    stack.tenant("acme", 10, 63).await?;
+    stack.store.schedule_full_sync_now("acme").await?;
+    let (_scheduler, url) =
+        ready_role(&stack, &["scheduler"], &[("SCHEDULER_TICK_SECS", "0.3")]).await?;
+    // Its work really happened (one message per synced entity) …
+    eventually(
+        "the scheduler enqueues the due full sync",
+        Duration::from_secs(20),
+        || async { Ok(stack.inspector.total_depth().await? >= 4) },
+    )
+    .await?;
+    // … and its own /metrics counted it.
+    let text = metrics_text(&url).await?;
+    assert_eq!(
+        sample(&text, "scheduled_full_syncs_total", ""),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(reqwest::get(format!("{url}/healthz")).await?.status(), 200);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_receivers_metrics_count_webhooks() -> anyhow::Result<()> {
+    let stack = Stack::start().await?;
+    let addr = format!("127.0.0.1:{}", free_port()?);
+    let _receiver = stack
+        .role_command(
+            &["receiver"],
+            &[
+                ("HTTP_ADDR", &addr),
+                ("KOMBO_WEBHOOK_SECRETS", hris_e2e::bus::SECRET),
+            ],
+        )
+        .spawn()?;
+    let url = format!("http://{addr}");
+    wait_ready(&url, "receiver").await?;
+    let body = hris_e2e::bus::data_changed("obs-1", "personio:acme", &["hris_employees"]);
+    let http = reqwest::Client::new();
+    let post = |sig: String| {
+        http.post(format!("{url}/webhooks/kombo"))
+            .header("X-Kombo-Signature", sig)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+    };
+    assert_eq!(
+        post(hris_kombo::sign(hris_e2e::bus::SECRET, &body))
+            .await?
+            .status(),
+        200
+    );
+    assert_eq!(post(hris_kombo::sign("wrong", &body)).await?.status(), 401);
+    assert_eq!(post(hris_kombo::sign("wrong", &body)).await?.status(), 401);
+    let text = metrics_text(&url).await?;
+    assert_eq!(
+        sample(&text, "webhook_requests_total", "outcome=\"accepted\""),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "webhook_requests_total", "outcome=\"bad_signature\""),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(reqwest::get(format!("{url}/healthz")).await?.status(), 200);
     Ok(())
 }

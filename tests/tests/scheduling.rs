@@ -1,11 +1,12 @@
 //! Scheduled full syncs: claims shared by several schedulers, and deletion
 //! detection only after a complete listing.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hris_bus::{Entity, SyncKind};
 use hris_e2e::stack::{Stack, eventually, scheduler_config};
+use hris_worker::integrations::SYNCED;
 use hris_worker::scheduler::tick;
 use serde_json::json;
 
@@ -130,8 +131,9 @@ async fn a_full_sync_interrupted_halfway_deactivates_nobody() -> anyhow::Result<
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_schedulers_never_enqueue_one_tenant_twice() -> anyhow::Result<()> {
+    const TENANTS: usize = 120;
     let stack = Stack::start().await?;
-    for i in 0..40 {
+    for i in 0..TENANTS {
         stack
             .store
             .add_tenant(&format!("t{i:02}"), "T", Some(&format!("personio:t{i:02}")))
@@ -156,30 +158,53 @@ async fn two_schedulers_never_enqueue_one_tenant_twice() -> anyhow::Result<()> {
         scheduler_config("scheduler-a"),
         scheduler_config("scheduler-b"),
     );
+    // Five rounds of both ticking at once. Every tenant is due once, and the
+    // next due time is hours away: any second enqueue is a double claim.
+    let (mut by_a, mut by_b) = (0, 0);
     for _ in 0..5 {
         let (ra, rb) = tokio::join!(tick(&a, &sa), tick(&b, &sb));
-        let _ = (
-            ra.map_err(anyhow::Error::msg)?,
-            rb.map_err(anyhow::Error::msg)?,
-        );
+        by_a += ra.map_err(anyhow::Error::msg)?.full_syncs;
+        by_b += rb.map_err(anyhow::Error::msg)?.full_syncs;
     }
-    let messages = stack.inspector.drain_entity(Entity::Employees).await?;
-    let tenants: BTreeSet<String> = messages
-        .iter()
-        .filter_map(|m| m.envelope.tenant_id.clone())
-        .collect();
-    assert_eq!(
-        messages.len(),
-        40,
-        "one full sync per tenant, whichever scheduler claimed it"
+    let mut per_tenant: BTreeMap<String, usize> = BTreeMap::new();
+    for entity in SYNCED {
+        for m in stack.inspector.drain_entity(entity).await? {
+            let tenant = m.envelope.tenant_id.clone().unwrap_or_default();
+            *per_tenant.entry(tenant).or_default() += 1;
+        }
+    }
+    let claimed = |owner: &'static str| {
+        let stack = &stack;
+        async move {
+            stack
+                .scalar(
+                    "SELECT count(*) FROM full_sync_schedule WHERE enqueued_by = $1",
+                    &[&owner],
+                )
+                .await
+        }
+    };
+    let (rows_a, rows_b) = (claimed("scheduler-a").await?, claimed("scheduler-b").await?);
+    println!(
+        "{TENANTS} due tenants: scheduler-a claimed {by_a}, scheduler-b {by_b}; {} tenants enqueued, at most {} messages for one",
+        per_tenant.len(),
+        per_tenant.values().max().copied().unwrap_or(0)
     );
-    assert_eq!(tenants.len(), 40);
-    let spread = stack
-        .count(
-            "SELECT count(DISTINCT enqueued_by) FROM full_sync_schedule WHERE $1 <> ''",
-            "x",
-        )
-        .await?;
-    println!("claims shared by {spread} schedulers");
+    // Contention really happened: both schedulers won claims. If one had
+    // claimed everything, "never twice" would prove nothing about the locking.
+    assert!(
+        by_a > 0 && by_b > 0,
+        "both schedulers claim work: a {by_a}, b {by_b}"
+    );
+    assert_eq!(by_a + by_b, TENANTS, "each due tenant claimed exactly once");
+    // The claims the database recorded are the ones each scheduler reported.
+    assert_eq!((rows_a, rows_b), (by_a as i64, by_b as i64));
+    // One full sync (one message per entity) per tenant, none twice.
+    assert_eq!(per_tenant.len(), TENANTS, "every due tenant enqueued");
+    let twice: Vec<_> = per_tenant
+        .iter()
+        .filter(|(_, n)| **n != SYNCED.len())
+        .collect();
+    assert!(twice.is_empty(), "enqueued more than once: {twice:?}");
     Ok(())
 }

@@ -1,6 +1,13 @@
 //! The dead-letters consumer: archives every dead letter into PostgreSQL, then
 //! acks it. If the archive fails the message goes back to the queue (after a
 //! pause): a dead letter has nowhere further to go and must not be lost.
+//!
+//! Archiving is idempotent on a key derived from the dead letter itself, so a
+//! crash between the insert and the ack (the broker redelivers) adds no second
+//! row. The end-to-end test makes that crash real with a failpoint: with
+//! `HRIS_FAILPOINT_EXIT_AFTER_ARCHIVE` set, the process exits (status
+//! [`FAILPOINT_EXIT_CODE`]) right after its first insert commits, before the
+//! ack. Unset in production; it costs one environment lookup per dead letter.
 
 use hris_bus::incoming::header;
 use hris_bus::{Envelope, Failure, Handler, Incoming};
@@ -9,6 +16,12 @@ use sha2::{Digest, Sha256};
 
 use crate::context::WorkerContext;
 use crate::failure::from_store;
+
+/// Test-only crash point between the archive insert and the ack (see above).
+pub const FAILPOINT: &str = "HRIS_FAILPOINT_EXIT_AFTER_ARCHIVE";
+/// The exit status the failpoint ends the process with, so a test can tell it
+/// from any other death.
+pub const FAILPOINT_EXIT_CODE: i32 = 86;
 
 pub struct DeadLetterArchiver {
     pub ctx: WorkerContext,
@@ -23,6 +36,13 @@ impl Handler for DeadLetterArchiver {
             .archive_dead_letter(&letter)
             .await
             .map_err(|e| from_store(&e))?;
+        if std::env::var_os(FAILPOINT).is_some() {
+            tracing::error!(
+                failpoint = FAILPOINT,
+                "exiting after the archive insert, before the ack"
+            );
+            std::process::exit(FAILPOINT_EXIT_CODE);
+        }
         metrics::counter!("dead_letters_archived_total", "class" => letter.error_class.clone(), "fresh" => fresh.to_string())
             .increment(1);
         tracing::warn!(
