@@ -185,15 +185,20 @@ impl Cluster {
             &self.nodes[i].name,
             &[
                 "list_connections",
+                "pid",
                 "client_properties",
                 "--no-table-headers",
             ],
         )
         .await?;
-        // Each line is an Erlang term list holding {"connection_name","…"}.
+        // The listing spans the cluster; a connection's pid names its node
+        // (`<hris-c1-…@localhost.1234.0>`). The client properties are an Erlang
+        // term list holding {"connection_name","…"}.
+        let on_node = format!("<{}.", self.nodes[i].name);
         let needle = "{\"connection_name\",\"";
         Ok(out
             .lines()
+            .filter(|line| line.starts_with(&on_node))
             .filter_map(|line| {
                 let rest = &line[line.find(needle)? + needle.len()..];
                 Some(rest[..rest.find('"')?].to_owned())
