@@ -46,6 +46,7 @@ impl Cluster {
     /// one. About 20 s on a 2-core machine.
     pub async fn start() -> anyhow::Result<Self> {
         let started = Instant::now();
+        reap_orphans();
         let mut cluster = Self { nodes: Vec::new() };
         for i in 1..=3 {
             let port = free_port_pair(&cluster.nodes)?;
@@ -227,13 +228,47 @@ impl Drop for Cluster {
         }
         for node in &self.nodes {
             // A node still booting ignores `stop`: end it by the pid it wrote.
-            if let Ok(pid) = std::fs::read_to_string(node.dir.join("pid")) {
-                let pid = pid.trim();
-                if !pid.is_empty() && Path::new("/proc").join(pid).exists() {
-                    let _ = Command::new("kill").arg(pid).status();
-                }
-            }
+            kill_by_pid_file(&node.dir);
             let _ = std::fs::remove_dir_all(&node.dir);
+        }
+    }
+}
+
+fn kill_by_pid_file(dir: &Path) {
+    let Ok(pid) = std::fs::read_to_string(dir.join("pid")) else {
+        return;
+    };
+    let pid = pid.trim();
+    if !pid.is_empty()
+        && pid.bytes().all(|b| b.is_ascii_digit())
+        && Path::new("/proc").join(pid).exists()
+    {
+        let _ = Command::new("kill").arg(pid).status();
+    }
+}
+
+/// A run killed by the test runner's timeout never drops its cluster: its
+/// nodes would run on forever. Ends the nodes of cluster directories older
+/// than any run can last (a live run's directories are never that old).
+fn reap_orphans() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let old_enough = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > Duration::from_secs(15 * 60));
+        if old_enough
+            && entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with("hris-cluster-")
+        {
+            kill_by_pid_file(&entry.path());
+            let _ = std::fs::remove_dir_all(entry.path());
         }
     }
 }
