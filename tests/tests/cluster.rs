@@ -331,9 +331,12 @@ async fn a_node_of_three_stopped_during_webhooks_and_consumption_loses_nothing()
         failover_secs < 15.0,
         "the receiver fails over within 15 s, took {failover_secs:.1} s"
     );
+    // Rates vary with the machine's load; what matters is that webhooks were
+    // answered on both sides of the stop.
+    let after_stop = attempts.iter().filter(|a| a.start > stop_issued).count();
     assert!(
-        before_stop > 0 && events.len() > 100,
-        "the burst spans the stop"
+        before_stop > 0 && after_stop > 0,
+        "the burst spans the stop: {before_stop} attempts answered before, {after_stop} started after"
     );
     assert_converged(&stack, "acme", &integration).await?;
 
