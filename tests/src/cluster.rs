@@ -357,6 +357,10 @@ async fn await_port(port: u16, timeout: Duration) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `rabbitmqctl` takes its own distribution port from 35672–35682 (the default
+/// 25672 + 10000 …): no node may listen there.
+const CLI_PORTS: std::ops::RangeInclusive<u16> = 35672..=35682;
+
 /// A port whose +20000 distribution port is free too, distinct from `taken`'s.
 fn free_port_pair(taken: &[ClusterNode]) -> anyhow::Result<u16> {
     for _ in 0..50 {
@@ -364,6 +368,7 @@ fn free_port_pair(taken: &[ClusterNode]) -> anyhow::Result<u16> {
             .local_addr()?
             .port();
         if port < 40000
+            && !CLI_PORTS.contains(&port)
             && !taken.iter().any(|n| n.port == port)
             && std::net::TcpListener::bind(("127.0.0.1", port + 20000)).is_ok()
         {

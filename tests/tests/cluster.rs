@@ -340,6 +340,17 @@ async fn a_node_of_three_stopped_during_webhooks_and_consumption_loses_nothing()
     );
     assert_converged(&stack, "acme", &integration).await?;
 
+    // The real binary takes the same list from AMQP_URL: with node 1 still
+    // down, "Import all" connects through the next node.
+    let cli_started = Instant::now();
+    stack.cli(&["import-all", "--tenant", "acme"]).await?;
+    let cli_secs = cli_started.elapsed().as_secs_f64();
+    stack.settle(Duration::from_secs(60)).await?;
+    assert_converged(&stack, "acme", &integration).await?;
+    println!(
+        "cluster/cli: `hris-sync import-all` with node 1 (first in AMQP_URL) down: published in {cli_secs:.1} s, synced"
+    );
+
     // (3) The node rejoins: its members of every queue come back online.
     let start_issued = Instant::now();
     cluster.start_node(0).await?;
