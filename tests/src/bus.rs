@@ -157,8 +157,7 @@ pub struct Taken {
 
 impl Inspector {
     pub async fn connect(prefix: &str) -> anyhow::Result<Self> {
-        let connection =
-            Connection::connect(&crate::amqp_url(), ConnectionProperties::default()).await?;
+        let connection = connect_first().await?;
         let channel = connection.create_channel().await?;
         let topology = Topology::new(prefix);
         topology.declare(&channel).await?;
@@ -265,9 +264,7 @@ impl Drop for Inspector {
         let topology = self.topology.clone();
         // Remove this test's queues so the broker does not accumulate them.
         crate::run_detached(async move {
-            let Ok(connection) =
-                Connection::connect(&crate::amqp_url(), ConnectionProperties::default()).await
-            else {
+            let Ok(connection) = connect_first().await else {
                 return;
             };
             if let Ok(channel) = connection.create_channel().await {
@@ -276,6 +273,25 @@ impl Drop for Inspector {
             let _ = connection.close(200, "cleanup".into()).await;
         });
     }
+}
+
+/// A connection to the first node of `amqp_url()` (comma-separated for a
+/// cluster, as `AMQP_URL`) that answers; each try bounded to 10 s.
+pub async fn connect_first() -> anyhow::Result<Connection> {
+    let mut last = anyhow::anyhow!("no AMQP URL");
+    for url in crate::amqp_url()
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+    {
+        let connect = Connection::connect(url, ConnectionProperties::default());
+        match tokio::time::timeout(Duration::from_secs(10), connect).await {
+            Ok(Ok(connection)) => return Ok(connection),
+            Ok(Err(e)) => last = e.into(),
+            Err(_) => last = anyhow::anyhow!("no AMQP connection within 10 s"),
+        }
+    }
+    Err(last)
 }
 
 /// Closes the broker-side connections whose client-provided name is `name`

@@ -12,6 +12,7 @@ use hris_sim::{SimConfig, SimState};
 
 pub mod broker;
 pub mod bus;
+pub mod cluster;
 pub mod conformance;
 pub mod openapi;
 pub mod stack;

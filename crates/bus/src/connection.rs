@@ -2,9 +2,14 @@
 //! capped exponential backoff (backon), declares the topology on every (re)connect,
 //! and reconnects when the connection breaks. Roles start even when RabbitMQ is
 //! down and report not-ready until it is back.
+//!
+//! `url` may list the nodes of a cluster, comma-separated: each (re)connect tries
+//! them in turn, starting after the node it last connected to (the node that just
+//! dropped us is the likeliest to be down), so a stopped node costs a reconnect,
+//! not an outage.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
@@ -18,6 +23,7 @@ use crate::topology::Topology;
 
 #[derive(Debug, Clone)]
 pub struct AmqpConfig {
+    /// One AMQP URL, or several separated by commas (the nodes of a cluster).
     pub url: String,
     /// Shown in RabbitMQ's management UI, e.g. `hris-sync receiver`.
     pub connection_name: String,
@@ -31,6 +37,16 @@ impl AmqpConfig {
             connection_name: connection_name.into(),
             max_reconnect_delay: Duration::from_secs(5),
         }
+    }
+
+    /// The URLs `url` lists, in order (commas never occur inside an AMQP URL:
+    /// user and password are percent-encoded).
+    pub fn urls(&self) -> Vec<&str> {
+        self.url
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .collect()
     }
 }
 
@@ -47,6 +63,8 @@ pub struct Connector {
     connected: AtomicBool,
     broken: Notify,
     reconnected: Notify,
+    /// Index into `config.urls()` the next connect tries first.
+    next_url: AtomicUsize,
 }
 
 impl Connector {
@@ -58,6 +76,7 @@ impl Connector {
             connected: AtomicBool::new(false),
             broken: Notify::new(),
             reconnected: Notify::new(),
+            next_url: AtomicUsize::new(0),
         })
     }
 
@@ -133,12 +152,40 @@ impl Connector {
         }
     }
 
+    /// One pass over the configured URLs, each tried once; the first that
+    /// connects (and declares the topology) wins.
     async fn connect_once(&self) -> Result<Live, BusError> {
+        let urls = self.config.urls();
+        let start = self.next_url.load(Ordering::Relaxed);
+        let mut last = BusError::NotConnected;
+        for i in 0..urls.len() {
+            let index = (start + i) % urls.len();
+            match self.connect_to(urls[index]).await {
+                Ok(live) => {
+                    self.next_url
+                        .store((index + 1) % urls.len(), Ordering::Relaxed);
+                    if urls.len() > 1 {
+                        tracing::info!(node = index, nodes = urls.len(), "AMQP node chosen");
+                    }
+                    return Ok(live);
+                }
+                Err(e) => {
+                    if urls.len() > 1 {
+                        tracing::warn!(node = index, error = %e, "AMQP node unavailable; trying the next");
+                    }
+                    last = e;
+                }
+            }
+        }
+        Err(last)
+    }
+
+    async fn connect_to(&self, url: &str) -> Result<Live, BusError> {
         let properties = ConnectionProperties::default()
             .with_connection_name(self.config.connection_name.clone().into());
         let connection = tokio::time::timeout(
             Duration::from_secs(10),
-            Connection::connect(&self.config.url, properties),
+            Connection::connect(url, properties),
         )
         .await
         .map_err(|_| BusError::NotConnected)??;
@@ -214,5 +261,28 @@ impl Connector {
             let _ = live.channel.close(200, "shutdown".into()).await;
             let _ = live.connection.close(200, "shutdown".into()).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AmqpConfig;
+
+    #[test]
+    fn one_url_or_a_comma_separated_list() {
+        let one = AmqpConfig::new("amqp://guest:guest@127.0.0.1:5672/%2f", "t");
+        assert_eq!(one.urls(), ["amqp://guest:guest@127.0.0.1:5672/%2f"]);
+        let three = AmqpConfig::new(
+            "amqp://a@127.0.0.1:5672/%2f, amqp://a@127.0.0.1:5673/%2f,,amqp://a@127.0.0.1:5674/%2f,",
+            "t",
+        );
+        assert_eq!(
+            three.urls(),
+            [
+                "amqp://a@127.0.0.1:5672/%2f",
+                "amqp://a@127.0.0.1:5673/%2f",
+                "amqp://a@127.0.0.1:5674/%2f"
+            ]
+        );
     }
 }

@@ -172,7 +172,8 @@ pub struct SimArgs {
 
 #[derive(Args, Clone, Debug)]
 pub struct AmqpArgs {
-    /// RabbitMQ, e.g. amqp://guest:guest@127.0.0.1:5672/%2f
+    /// RabbitMQ, e.g. amqp://guest:guest@127.0.0.1:5672/%2f. For a cluster, list
+    /// its nodes comma-separated: every (re)connect tries them in turn.
     #[arg(long, env = "AMQP_URL", hide_env_values = true)]
     pub amqp_url: String,
     /// Prefix of every exchange and queue name (isolates environments and tests).
