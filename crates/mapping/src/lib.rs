@@ -13,6 +13,7 @@ pub mod employee;
 pub mod guard;
 pub mod lifecycle;
 pub mod org;
+pub mod plan;
 pub mod policy;
 
 pub use chrono_tz::Tz;

@@ -9,8 +9,8 @@ use hris_mapping::absence::{AbsenceFields, AbsenceTypeFields};
 use crate::apply::{
     ApplyContext, PageStats, RecordChanges, begin_page, ids_by_keys, log_changes, select_by_keys,
 };
-use crate::org::plan_writes;
 use crate::{Store, StoreError};
+use hris_mapping::plan::plan_writes;
 
 impl Store {
     /// Absence types are few and change rarely: upserted newest-wins, unlogged.

@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
-use hris_mapping::FieldChange;
-use serde_json::Value;
+pub use hris_mapping::plan::{PageStats, RecordChanges};
 use uuid::Uuid;
 
 use crate::StoreError;
@@ -26,41 +25,6 @@ pub struct ApplyContext {
     pub fetched_at: DateTime<Utc>,
     /// A full listing: remember every id seen, to find what vanished.
     pub track_seen: bool,
-}
-
-/// Counters of one page or run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct PageStats {
-    pub created: u32,
-    pub updated: u32,
-    pub deactivated: u32,
-    pub unchanged: u32,
-    pub held: u32,
-    pub failed: u32,
-}
-
-impl PageStats {
-    /// created, updated, deactivated, unchanged, held, failed (as SQL integers).
-    pub fn columns(&self) -> [i32; 6] {
-        [
-            self.created,
-            self.updated,
-            self.deactivated,
-            self.unchanged,
-            self.held,
-            self.failed,
-        ]
-        .map(|n| i32::try_from(n).unwrap_or(i32::MAX))
-    }
-
-    pub fn add(&mut self, other: &PageStats) {
-        self.created += other.created;
-        self.updated += other.updated;
-        self.deactivated += other.deactivated;
-        self.unchanged += other.unchanged;
-        self.held += other.held;
-        self.failed += other.failed;
-    }
 }
 
 /// Starts a page's transaction: keyed access for its statements, then the
@@ -130,26 +94,6 @@ pub(crate) async fn fence(
     Ok(())
 }
 
-/// One record's changes, for the change log.
-pub(crate) struct RecordChanges<'a> {
-    pub kombo_id: &'a str,
-    pub changes: Vec<FieldChange>,
-}
-
-/// One change-log entry for a created record: `created`, with every field.
-pub(crate) fn created_entry(changes: &[FieldChange]) -> FieldChange {
-    FieldChange {
-        field: "created",
-        old: Value::Null,
-        new: Value::Object(
-            changes
-                .iter()
-                .map(|c| (c.field.to_owned(), c.new.clone()))
-                .collect(),
-        ),
-    }
-}
-
 /// Writes the field-level history of a page in one statement.
 pub(crate) async fn log_changes(
     client: &impl GenericClient,
@@ -181,10 +125,4 @@ pub(crate) async fn log_changes(
         )
         .await?;
     Ok(())
-}
-
-/// Whether a stored snapshot is newer than the incoming one: only when both
-/// carry Kombo's `changed_at` and the stored one is later.
-pub(crate) fn is_stale(stored: Option<DateTime<Utc>>, incoming: Option<DateTime<Utc>>) -> bool {
-    matches!((stored, incoming), (Some(s), Some(i)) if s > i)
 }

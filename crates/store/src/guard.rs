@@ -15,16 +15,12 @@
 use std::collections::HashMap;
 
 use deadpool_postgres::GenericClient;
-use hris_mapping::UserStatus;
 use hris_mapping::employee::{MappedUser, reason};
-use hris_mapping::guard::{Budget, Standing, standing, window};
+use hris_mapping::guard::{Budget, window};
+use hris_mapping::plan::{Decision, HeldDeactivation, StoredUser, UserPlan, decide, screen};
 
 use crate::apply::ApplyContext;
-use crate::user_plan::{HeldDeactivation, Stored, UserPlan, UserWrite};
 use crate::{PageStats, StoreError};
-
-/// Fields a held deactivation keeps as they were.
-const DEACTIVATION_FIELDS: [&str; 2] = ["status", "deactivation_reason"];
 
 /// Takes the tenant's guard lock for this transaction, then reads its budget.
 pub(crate) async fn budget(tx: &impl GenericClient, tenant_id: &str) -> Result<Budget, StoreError> {
@@ -58,87 +54,33 @@ pub(crate) async fn read_budget(
     ))
 }
 
-/// Applies the guard to one page's plan: holds, stages (full sync) or lets
-/// through its deactivations; notes pending holds the HR data took back.
+/// Applies the guard to one page's plan: the pure screen and decision of
+/// `hris_mapping::plan`, with the budget read (under the tenant's lock) only
+/// when an incremental page has deactivations to decide.
 pub(crate) async fn guard_page(
     tx: &impl GenericClient,
     ctx: &ApplyContext,
     page: &[MappedUser],
-    stored: &HashMap<String, Stored>,
+    stored: &HashMap<String, StoredUser>,
     plan: &mut UserPlan,
 ) -> Result<(), StoreError> {
-    plan.superseded = page
-        .iter()
-        .filter(|m| m.user.status == UserStatus::Active)
-        .filter(|m| stored.get(&m.user.kombo_id).is_some_and(|s| s.held))
-        .map(|m| m.user.kombo_id.clone())
-        .collect();
-    let mut open = Vec::new();
-    for (i, write) in plan.writes.iter_mut().enumerate() {
-        if !write.deactivates() {
-            continue;
+    let open = screen(plan, page, stored);
+    let decision = if open.is_empty() {
+        Decision::Admit
+    } else if ctx.track_seen {
+        Decision::Stage
+    } else {
+        let budget = budget(tx, &ctx.tenant_id).await?;
+        if budget.admits(open.len()) {
+            Decision::Admit
+        } else {
+            Decision::Hold {
+                because: budget.because(open.len()),
+            }
         }
-        let old = stored.get(&write.user.kombo_id);
-        let held = old.is_some_and(|s| s.held);
-        let rejected_for = old.and_then(|s| s.rejected_for);
-        match standing(held, rejected_for, write.changed_at) {
-            Standing::Held | Standing::Rejected => keep_active(write, &mut plan.stats),
-            Standing::Open => open.push(i),
-        }
-    }
-    if open.is_empty() {
-        return prune(plan);
-    }
-    if ctx.track_seen {
-        // A full sync: decided with the rest of the listing at its end.
-        for &i in &open {
-            let write = &mut plan.writes[i];
-            plan.staged.push((
-                write.user.kombo_id.clone(),
-                write.user.deactivation_reason.clone().unwrap_or_default(),
-            ));
-            keep_active(write, &mut plan.stats);
-        }
-        return prune(plan);
-    }
-    let budget = budget(tx, &ctx.tenant_id).await?;
-    if budget.admits(open.len()) {
-        return prune(plan);
-    }
-    let because = budget.because(open.len());
-    for &i in &open {
-        let write = &mut plan.writes[i];
-        plan.held.push(HeldDeactivation {
-            kombo_id: write.user.kombo_id.clone(),
-            reason: write.user.deactivation_reason.clone().unwrap_or_default(),
-            because: because.clone(),
-        });
-        keep_active(write, &mut plan.stats);
-    }
-    prune(plan)
-}
-
-/// Drops writes that the guard left with nothing to change.
-fn prune(plan: &mut UserPlan) -> Result<(), StoreError> {
-    let before = plan.writes.len();
-    plan.writes.retain(|w| !w.changes.is_empty());
-    let dropped = (before - plan.writes.len()) as u32;
-    plan.stats.updated = plan.stats.updated.saturating_sub(dropped);
-    plan.stats.unchanged += dropped;
+    };
+    decide(plan, &open, &decision);
     Ok(())
-}
-
-/// The write without its deactivation: active, and no leave-date deactivation
-/// pending (the scheduler must not do what the guard held).
-fn keep_active(write: &mut UserWrite, stats: &mut PageStats) {
-    write.user.status = UserStatus::Active;
-    write.user.deactivation_reason = None;
-    write.deactivate_at = None;
-    write
-        .changes
-        .retain(|c| !DEACTIVATION_FIELDS.contains(&c.field));
-    write.was_active = false;
-    stats.deactivated = stats.deactivated.saturating_sub(1);
 }
 
 /// Parks deactivations for approval (a user is held once at a time).

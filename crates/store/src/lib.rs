@@ -19,12 +19,12 @@ pub mod runs;
 pub mod schedule;
 pub mod sync_state;
 pub mod tenants;
-pub mod user_plan;
 pub mod users;
 
 pub use apply::{ApplyContext, PageStats};
 pub use dead_letters::{DeadLetter, DeadLetterFilter, DeadLetterGroup, NewDeadLetter};
 pub use error::StoreError;
+pub use hris_mapping::plan::{UserPlan, UserWrite};
 pub use integrations::Link;
 pub use lifecycle::HeldChange;
 pub use migrate::migrate;
@@ -33,4 +33,3 @@ pub use record_issues::{NewRecordIssue, RecordIssue, Severity, Stage};
 pub use schedule::DueTenant;
 pub use sync_state::{Claim, FetchKind, FetchStatus, Lease, Orphan};
 pub use tenants::{Tenant, TenantSettings};
-pub use user_plan::{UserPlan, UserWrite};

@@ -6,8 +6,8 @@ use deadpool_postgres::GenericClient;
 use hris_mapping::employee::reason;
 use serde::Serialize;
 
-use crate::user_plan::UserWrite;
 use crate::{Store, StoreError};
+use hris_mapping::plan::UserWrite;
 
 /// Schedules (or reschedules) the invitations of written users, and cancels
 /// those of people who left before being invited. `ids` maps each written

@@ -8,8 +8,8 @@ use hris_mapping::org::{LegalEntityFields, LocationFields};
 use crate::apply::{
     ApplyContext, PageStats, RecordChanges, begin_page, ids_by_keys, log_changes, select_by_keys,
 };
-use crate::org::plan_writes;
 use crate::{Store, StoreError};
+use hris_mapping::plan::plan_writes;
 
 impl Store {
     /// Applies one page of locations in one transaction.

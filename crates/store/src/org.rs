@@ -9,12 +9,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
-use hris_mapping::diff;
 use hris_mapping::org::{LegalEntityFields, LocationFields, TeamFields};
 
+use hris_mapping::plan::plan_writes;
+
 use crate::apply::{
-    ApplyContext, PageStats, RecordChanges, begin_page, created_entry, ids_by_keys, is_stale,
-    log_changes, select_by_keys,
+    ApplyContext, PageStats, RecordChanges, begin_page, ids_by_keys, log_changes, select_by_keys,
 };
 use crate::{Store, StoreError};
 
@@ -81,55 +81,6 @@ async fn upsert_named_stubs<'a>(
     )
     .await?;
     Ok(())
-}
-
-/// Keeps, per Kombo id, the newest snapshot of a page; then drops those older
-/// than what is stored. Returns what to write, with its changes.
-pub(crate) fn plan_writes<'a, T: hris_mapping::Fields>(
-    page: &'a [T],
-    key: impl Fn(&T) -> &str,
-    changed_at: impl Fn(&T) -> Option<DateTime<Utc>>,
-    stored: &HashMap<String, (T, Option<DateTime<Utc>>)>,
-    stats: &mut PageStats,
-) -> Vec<(&'a T, RecordChanges<'a>)> {
-    let mut newest: BTreeMap<&str, &T> = BTreeMap::new();
-    for record in page {
-        match newest.get(key(record)) {
-            Some(existing) if is_stale(changed_at(existing), changed_at(record)) => {}
-            _ => {
-                newest.insert(key(record), record);
-            }
-        }
-    }
-    let mut writes = Vec::new();
-    for (id, record) in newest {
-        let old = stored.get(id);
-        if old.is_some_and(|(_, at)| is_stale(*at, changed_at(record))) {
-            stats.unchanged += 1;
-            continue;
-        }
-        let mut changes = diff(old.map(|(f, _)| f), record);
-        if old.is_none() {
-            // As for users: one `created` entry, not a row per field.
-            changes = vec![created_entry(&changes)];
-        }
-        match old {
-            None => stats.created += 1,
-            Some(_) if changes.is_empty() => {
-                stats.unchanged += 1;
-                continue;
-            }
-            Some(_) => stats.updated += 1,
-        }
-        writes.push((
-            record,
-            RecordChanges {
-                kombo_id: key(record),
-                changes,
-            },
-        ));
-    }
-    writes
 }
 
 impl Store {

@@ -17,14 +17,11 @@ use crate::apply::{
 };
 use crate::org::{upsert_stub_legal_entities, upsert_stub_locations, upsert_stub_teams};
 use crate::record_issues::{NewRecordIssue, Severity, Stage};
-use crate::user_plan::{load_stored, newest_per_id, plan_users};
 use crate::{Store, StoreError};
+use hris_mapping::plan::{newest_per_id, plan_users};
+use read::load_stored;
 
-pub(crate) const USER_COLUMNS: &str = "kombo_id, remote_id, employee_number, first_name, last_name, email, email_status, \
-    job_title, hire_date, leave_date, status, employment_status, deactivation_reason, manager_kombo_id, \
-    primary_team_kombo_id, location_kombo_id, legal_entity_kombo_id, employment_type, avatar_url, \
-    custom_fields, remote_deleted_at, hris_team_kombo_ids, kombo_changed_at, deactivation_rejected_for, \
-    EXISTS (SELECT 1 FROM held_changes h WHERE h.user_id = users.id AND h.state = 'pending') AS held";
+mod read;
 
 /// Column arrays for one UNNEST upsert.
 #[derive(Default)]
@@ -117,7 +114,7 @@ impl Store {
         let stored = load_stored(&tx, &ctx.tenant_id, &page, true).await?;
         let mut plan = plan_users(&stored, &page);
         crate::guard::guard_page(&tx, ctx, &page, &stored, &mut plan).await?;
-        let mut stats = plan.stats;
+        let stats = plan.stats;
         let mut batch = Batch::default();
         for w in &plan.writes {
             batch.push(&w.user, &w.teams, w.changed_at, w.deactivate_at);
@@ -149,7 +146,6 @@ impl Store {
         record_notes(&tx, ctx, &page).await?;
         crate::full_sync::mark_seen(&tx, ctx, page.iter().map(|m| m.user.kombo_id.as_str()))
             .await?;
-        stats.held = plan.held.len() as u32;
         crate::runs::add_page(&tx, ctx.sync_run_id, &stats).await?;
         tx.commit().await?;
         // Every id of the page, not only the rows written: if this step failed
