@@ -53,3 +53,8 @@ CREATE UNLOGGED TABLE full_sync_deactivations (
     reason      TEXT NOT NULL,
     PRIMARY KEY (run_id, user_id)
 );
+
+-- Never used: every handler is idempotent by its apply (an older snapshot
+-- never overwrites a newer one, unchanged rows are not written), so nothing
+-- deduplicates on message ids.
+DROP TABLE processed_messages;

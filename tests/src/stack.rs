@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hris_bus::{
-    AmqpConfig, Connector, Entity, Envelope, Publisher, RetryPolicy, SyncKind, Topology, Trigger,
+    AmqpConfig, Connector, Entity, Envelope, FetchKind, Publisher, RetryPolicy, Topology, Trigger,
 };
 use hris_sim::SimConfig;
 use hris_store::Store;
@@ -206,7 +206,7 @@ impl Stack {
         stack
             .spawn_worker(&Entity::ALL, Duration::from_secs(10))
             .await?;
-        stack.request_sync(tenant, SyncKind::Full).await?;
+        stack.request_sync(tenant, FetchKind::Full).await?;
         // A bound, not a wait: large companies (10,000 people) need longer.
         let limit = 60 + u64::try_from(employees / 100).unwrap_or(u64::MAX);
         stack.settle(Duration::from_secs(limit)).await?;
@@ -261,7 +261,7 @@ impl Stack {
     }
 
     /// Publishes a sync of every entity for a tenant, as "Import all" will.
-    pub async fn request_sync(&self, tenant_id: &str, kind: SyncKind) -> anyhow::Result<()> {
+    pub async fn request_sync(&self, tenant_id: &str, kind: FetchKind) -> anyhow::Result<()> {
         let tenant = self.store.tenant(tenant_id).await?;
         let mut messages = Vec::new();
         for entity in [

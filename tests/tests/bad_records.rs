@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use hris_bus::{Entity, SyncKind};
+use hris_bus::{Entity, FetchKind};
 use hris_e2e::conformance::{employees, full_mismatches, mismatches, still_employed};
 use hris_e2e::stack::{Stack, eventually};
 use serde_json::{Value, json};
@@ -54,8 +54,8 @@ async fn bad_records_are_set_aside_and_the_rest_of_the_tenant_converges() -> any
         .await?;
 
     let started = Instant::now();
-    stack.request_sync("acme", SyncKind::Full).await?;
-    stack.request_sync("other", SyncKind::Full).await?;
+    stack.request_sync("acme", FetchKind::Full).await?;
+    stack.request_sync("other", FetchKind::Full).await?;
     stack.settle(Duration::from_secs(60)).await?;
     let took = started.elapsed();
 
@@ -212,7 +212,7 @@ async fn bad_records_are_set_aside_and_the_rest_of_the_tenant_converges() -> any
         "the fixed record's issue closed on its next fetch: {still_open:?}"
     );
     // The untouched ones are read again by the next full sync.
-    stack.request_sync("acme", SyncKind::Full).await?;
+    stack.request_sync("acme", FetchKind::Full).await?;
     stack.settle(Duration::from_secs(60)).await?;
     assert_eq!(issues(&stack, "acme", false).await?.len(), 0);
     assert_eq!(
@@ -316,7 +316,7 @@ async fn a_cursor_that_repeats_ends_the_listing_once_and_visibly() -> anyhow::Re
         .spawn_worker(&Entity::ALL, Duration::from_secs(10))
         .await?;
     let started = Instant::now();
-    stack.request_sync("acme", SyncKind::Full).await?;
+    stack.request_sync("acme", FetchKind::Full).await?;
     stack.settle(Duration::from_secs(60)).await?;
     let took = started.elapsed();
     let stats = stack.sim.stats(&acme).await?;
@@ -373,7 +373,7 @@ async fn a_listing_past_its_deadline_ends_and_is_retried() -> anyhow::Result<()>
     stack
         .spawn_worker(&Entity::ALL, Duration::from_secs(3))
         .await?;
-    stack.request_sync("acme", SyncKind::Full).await?;
+    stack.request_sync("acme", FetchKind::Full).await?;
     eventually("the fetch fails at its deadline", Duration::from_secs(20), || async {
         Ok(stack
             .count(

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use hris_bus::{Entity, SyncKind};
+use hris_bus::{Entity, FetchKind};
 use hris_e2e::bus::data_changed;
 use hris_e2e::conformance::full_mismatches;
 use hris_e2e::stack::{Stack, eventually};
@@ -200,7 +200,7 @@ async fn workers_sigkilled_during_full_syncs_lose_nothing() -> anyhow::Result<()
     for round in 0..n {
         let before = runs_started(&stack, "full").await?;
         let worker = stack.worker_process(&[("FETCH_LEASE_SECS", "3")])?;
-        stack.request_sync("acme", SyncKind::Full).await?;
+        stack.request_sync("acme", FetchKind::Full).await?;
         let ids: Vec<&str> = pick.by_ref().take(PER_ROUND).collect();
         promote_by_webhook(
             &stack,
@@ -292,7 +292,7 @@ async fn broker_connections_cut_during_webhook_bursts_lose_nothing() -> anyhow::
     stack
         .spawn_worker(&Entity::ALL, Duration::from_secs(5))
         .await?;
-    stack.request_sync("acme", SyncKind::Full).await?;
+    stack.request_sync("acme", FetchKind::Full).await?;
     stack.settle(Duration::from_secs(60)).await?;
     let employees = hris_e2e::conformance::employees(&stack, &integration).await?;
     let (mut accepted, mut refused, mut cuts) = (0, 0, 0);
@@ -366,7 +366,7 @@ async fn database_connections_terminated_mid_transaction_lose_nothing() -> anyho
     stack
         .spawn_worker(&Entity::ALL, Duration::from_secs(5))
         .await?;
-    stack.request_sync("acme", SyncKind::Full).await?;
+    stack.request_sync("acme", FetchKind::Full).await?;
     let admin = hris_e2e::admin_database_url();
     let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await?;
     tokio::spawn(conn);
@@ -415,7 +415,7 @@ async fn rabbitmq_stopped_and_started_during_a_sync_loses_nothing() -> anyhow::R
     stack
         .spawn_worker(&Entity::ALL, Duration::from_secs(5))
         .await?;
-    stack.request_sync("acme", SyncKind::Full).await?;
+    stack.request_sync("acme", FetchKind::Full).await?;
     let employees = hris_e2e::conformance::employees(&stack, &integration).await?;
     let mut refused = 0;
     let mut accepted = 0;

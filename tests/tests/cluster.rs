@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use hris_bus::{Entity, SyncKind};
+use hris_bus::{Entity, FetchKind};
 use hris_e2e::bus::{Inspector, data_changed};
 use hris_e2e::cluster::{Cluster, rabbitmq_installed};
 use hris_e2e::conformance::full_mismatches;
@@ -169,7 +169,7 @@ async fn a_node_of_three_stopped_during_webhooks_and_consumption_loses_nothing()
             .spawn_worker(&Entity::ALL, Duration::from_secs(5))
             .await?;
     }
-    stack.request_sync("acme", SyncKind::Full).await?;
+    stack.request_sync("acme", FetchKind::Full).await?;
     stack.settle(Duration::from_secs(60)).await?;
     let _ = stack.inspector.drain(&witness).await?;
     let employees = hris_e2e::conformance::employees(&stack, &integration).await?;
@@ -367,7 +367,7 @@ async fn a_node_of_three_stopped_during_webhooks_and_consumption_loses_nothing()
         .set_faults(&integration2, json!({"slow_ms": 400}))
         .await?;
     let applied_before2 = applied(&employees_queue);
-    stack.request_sync("globex", SyncKind::Full).await?;
+    stack.request_sync("globex", FetchKind::Full).await?;
     for (i, e) in employees.iter().skip(20).take(10).enumerate() {
         stack.sim.mutate(&integration, json!({"op": "promote", "employee_id": e.id, "job_title": format!("Consumption {i}"), "silent": true})).await?;
     }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use hris_bus::{Entity, RawOutgoing, SyncKind};
+use hris_bus::{Entity, FetchKind, RawOutgoing};
 use hris_e2e::stack::{Stack, eventually};
 use hris_worker::dead_letters;
 use serde_json::{Value, json};
@@ -130,7 +130,7 @@ async fn a_revoked_key_is_archived_replayed_once_and_purged_with_an_audit() -> a
     stack
         .spawn_worker_with(&Entity::ALL, true, Duration::from_secs(10))
         .await?;
-    stack.request_sync("acme", SyncKind::Full).await?;
+    stack.request_sync("acme", FetchKind::Full).await?;
     eventually(
         "four dead letters archived",
         Duration::from_secs(20),
@@ -301,7 +301,7 @@ async fn explain_tells_why_a_person_was_deactivated() -> anyhow::Result<()> {
     stack
         .spawn_worker_with(&Entity::ALL, true, Duration::from_secs(10))
         .await?;
-    stack.request_sync("acme", SyncKind::Full).await?;
+    stack.request_sync("acme", FetchKind::Full).await?;
     stack.settle(Duration::from_secs(30)).await?;
     let employees = hris_e2e::conformance::employees(&stack, &integration).await?;
     let e = employees

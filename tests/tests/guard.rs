@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use hris_bus::SyncKind;
+use hris_bus::FetchKind;
 use hris_e2e::conformance::{employees, still_employed};
 use hris_e2e::stack::Stack;
 use serde_json::{Value, json};
@@ -150,7 +150,7 @@ async fn a_mass_termination_by_webhook_deactivates_at_most_the_threshold() -> an
         .cli(&["tenant", "reject", "--tenant", TENANT, "--actor", "ops"])
         .await?;
     tokio::time::sleep(Duration::from_secs(5)).await;
-    stack.request_sync(TENANT, SyncKind::Full).await?;
+    stack.request_sync(TENANT, FetchKind::Full).await?;
     stack.settle(Duration::from_secs(60)).await?;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let after_reject = counts(&stack, &targets).await?;
@@ -221,7 +221,7 @@ async fn import_all_decides_on_the_whole_listing_before_deactivating_anyone() ->
     let scheduler = spawn_scheduler(&stack);
     // Changes Kombo never announced: only a full read finds them.
     terminate(&stack, &integration, true, -3, &targets).await?;
-    stack.request_sync(TENANT, SyncKind::Full).await?;
+    stack.request_sync(TENANT, FetchKind::Full).await?;
     stack.settle(Duration::from_secs(60)).await?;
     tokio::time::sleep(Duration::from_secs(5)).await;
     let c = counts(&stack, &targets).await?;
@@ -260,7 +260,7 @@ async fn import_all_decides_on_the_whole_listing_before_deactivating_anyone() ->
     assert_eq!(approved.deactivated_targets, targets.len() as i64);
     assert_eq!(logged, targets.len() as i64);
     // A later full sync of the same data changes nothing more.
-    stack.request_sync(TENANT, SyncKind::Full).await?;
+    stack.request_sync(TENANT, FetchKind::Full).await?;
     stack.settle(Duration::from_secs(60)).await?;
     let later = counts(&stack, &targets).await?;
     assert_eq!(later.pending, 0);

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use hris_bus::incoming::header;
-use hris_bus::{Entity, RawOutgoing, SyncKind};
+use hris_bus::{Entity, FetchKind, RawOutgoing};
 use hris_e2e::bus::data_changed;
 use hris_e2e::stack::{Stack, eventually};
 use serde_json::json;
@@ -62,7 +62,7 @@ async fn integration_created_links_the_tenant_and_imports_it() -> anyhow::Result
     .await?;
     assert_eq!(
         stack.store.tenant("known").await?.integration_state,
-        "active"
+        hris_store::IntegrationState::Active
     );
 
     // Kombo announces an integration before the platform registered the tenant.
@@ -98,7 +98,10 @@ async fn integration_created_links_the_tenant_and_imports_it() -> anyhow::Result
         tenant.kombo_integration_id.as_deref(),
         Some("personio:early")
     );
-    assert_eq!(tenant.integration_state, "active");
+    assert_eq!(
+        tenant.integration_state,
+        hris_store::IntegrationState::Active
+    );
     Ok(())
 }
 
@@ -109,7 +112,7 @@ async fn paused_tenants_wait_and_resume_deleted_ones_stop_and_keep_data() -> any
     stack
         .spawn_worker(&Entity::ALL, Duration::from_secs(10))
         .await?;
-    stack.request_sync("acme", SyncKind::Full).await?;
+    stack.request_sync("acme", FetchKind::Full).await?;
     stack.settle(Duration::from_secs(30)).await?;
     let employees = hris_e2e::conformance::employees(&stack, &integration).await?;
     let id = employees[0].id.clone();
@@ -136,7 +139,8 @@ async fn paused_tenants_wait_and_resume_deleted_ones_stop_and_keep_data() -> any
     )
     .await?;
     eventually("paused", Duration::from_secs(10), || async {
-        Ok(stack.store.tenant("acme").await?.integration_state == "paused")
+        Ok(stack.store.tenant("acme").await?.integration_state
+            == hris_store::IntegrationState::Paused)
     })
     .await?;
     stack
@@ -206,7 +210,8 @@ async fn paused_tenants_wait_and_resume_deleted_ones_stop_and_keep_data() -> any
     )
     .await?;
     eventually("disconnected", Duration::from_secs(10), || async {
-        Ok(stack.store.tenant("acme").await?.integration_state == "disconnected")
+        Ok(stack.store.tenant("acme").await?.integration_state
+            == hris_store::IntegrationState::Disconnected)
     })
     .await?;
     stack

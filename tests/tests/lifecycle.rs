@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use hris_bus::{Entity, SyncKind};
+use hris_bus::{Entity, FetchKind};
 use hris_e2e::stack::{Stack, eventually, scheduler_config};
 use hris_worker::scheduler::tick;
 use serde_json::{Value, json};
@@ -74,7 +74,7 @@ async fn a_tenant_connects_through_kombo_and_is_imported_without_another_step() 
         .await?;
     assert_eq!(
         stack.store.tenant("acme").await?.integration_state,
-        "disconnected"
+        hris_store::IntegrationState::Disconnected
     );
     assert_eq!(
         stack
@@ -90,7 +90,7 @@ async fn a_tenant_connects_through_kombo_and_is_imported_without_another_step() 
 async fn the_guard_holds_a_mass_deactivation_until_approved() -> anyhow::Result<()> {
     let (stack, integration) = Stack::imported("acme", 40, 44).await?;
     let other = stack.tenant("other", 30, 45).await?;
-    stack.request_sync("other", SyncKind::Full).await?;
+    stack.request_sync("other", FetchKind::Full).await?;
     stack.settle(Duration::from_secs(30)).await?;
     let active: Vec<String> = {
         let client = stack.store.client().await?;
@@ -112,7 +112,7 @@ async fn the_guard_holds_a_mass_deactivation_until_approved() -> anyhow::Result<
         .mutate(&other, json!({"op": "delete", "employee_id": victim}))
         .await?;
     stack.flush_webhooks().await?;
-    stack.request_sync("acme", SyncKind::Full).await?;
+    stack.request_sync("acme", FetchKind::Full).await?;
     stack.settle(Duration::from_secs(30)).await?;
 
     let still_active = stack
@@ -162,7 +162,7 @@ async fn the_guard_holds_a_mass_deactivation_until_approved() -> anyhow::Result<
 
     // The next full sync holds them again; this time they are approved.
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    stack.request_sync("acme", SyncKind::Full).await?;
+    stack.request_sync("acme", FetchKind::Full).await?;
     stack.settle(Duration::from_secs(30)).await?;
     stack
         .cli(&["tenant", "approve", "--tenant", "acme", "--actor", "ops"])

@@ -68,7 +68,7 @@ async fn tenants_are_registered_and_settings_validated() {
         .add_tenant("t1", "Acme", Some("personio:abc"))
         .await
         .expect("add");
-    assert_eq!(t.integration_state, "active");
+    assert_eq!(t.integration_state, hris_store::IntegrationState::Active);
     // Same values again: fine. Another integration for the same tenant: conflict.
     store
         .add_tenant("t1", "Acme", Some("personio:abc"))

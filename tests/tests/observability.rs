@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use hris_bus::SyncKind;
+use hris_bus::FetchKind;
 use hris_e2e::stack::{Stack, eventually};
 
 fn free_port() -> anyhow::Result<u16> {
@@ -66,7 +66,7 @@ async fn a_workers_metrics_move_after_a_sync() -> anyhow::Result<()> {
     stack.tenant("acme", 120, 61).await?;
     let (_worker, url) = ready_worker(&stack).await?;
     let http = reqwest::Client::new();
-    stack.request_sync("acme", SyncKind::Full).await?;
+    stack.request_sync("acme", FetchKind::Full).await?;
     stack.settle(Duration::from_secs(30)).await?;
     let text = http
         .get(format!("{url}/metrics"))

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use hris_bus::{Entity, SyncKind, Trigger};
+use hris_bus::{Entity, FetchKind, Trigger};
 use hris_e2e::bus::{Inspector, Receiver, SECRET, close_connections_named, data_changed};
 use hris_e2e::{amqp_prefix, unique_name};
 
@@ -160,7 +160,7 @@ async fn data_changed_for_three_models_lands_on_the_right_queues() {
         assert_eq!(e.integration_id.as_deref(), Some("personio:abc"));
         assert_eq!(
             (e.kind, e.trigger, e.attempt, e.v),
-            (SyncKind::Incremental, Trigger::Webhook, 0, 1)
+            (FetchKind::Incremental, Trigger::Webhook, 0, 1)
         );
         assert!(e.trace.as_deref().is_some_and(|t| t.starts_with("00-")));
     }
@@ -217,8 +217,8 @@ async fn duplicate_deliveries_are_harmless() -> anyhow::Result<()> {
     stack
         .spawn_worker(&Entity::ALL, Duration::from_secs(10))
         .await?;
-    stack.request_sync("once", SyncKind::Full).await?;
-    stack.request_sync("dup", SyncKind::Full).await?;
+    stack.request_sync("once", FetchKind::Full).await?;
+    stack.request_sync("dup", FetchKind::Full).await?;
     stack.settle(Duration::from_secs(60)).await?;
     let targets = still_employed(&people);
     let (x, y) = (targets[0], targets[1]);

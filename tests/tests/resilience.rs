@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use hris_bus::incoming::header;
-use hris_bus::{Entity, SyncKind};
+use hris_bus::{Entity, FetchKind};
 use hris_e2e::bus::data_changed;
 use hris_e2e::conformance::mismatches;
 use hris_e2e::stack::{Stack, eventually};
@@ -28,7 +28,7 @@ async fn duplicated_and_reordered_messages_converge_without_duplicate_history() 
     stack
         .spawn_worker(&Entity::ALL, Duration::from_secs(10))
         .await?;
-    stack.request_sync("acme", SyncKind::Full).await?;
+    stack.request_sync("acme", FetchKind::Full).await?;
     stack.settle(Duration::from_secs(60)).await?;
 
     let employees = hris_e2e::conformance::employees(&stack, &integration).await?;
@@ -60,7 +60,7 @@ async fn duplicated_and_reordered_messages_converge_without_duplicate_history() 
     for (i, body) in deliveries.iter().enumerate() {
         assert_eq!(stack.receiver.post_signed(body).await?, 200);
         if i % 6 == 0 {
-            stack.request_sync("acme", SyncKind::Incremental).await?;
+            stack.request_sync("acme", FetchKind::Incremental).await?;
         }
     }
     stack.settle(Duration::from_secs(60)).await?;
@@ -87,7 +87,7 @@ async fn a_notification_storm_during_a_slow_fetch_coalesces() -> anyhow::Result<
     stack
         .spawn_worker(&Entity::ALL, Duration::from_secs(10))
         .await?;
-    stack.request_sync("acme", SyncKind::Full).await?;
+    stack.request_sync("acme", FetchKind::Full).await?;
     stack.settle(Duration::from_secs(60)).await?;
     let runs_before = stack
         .count(
@@ -142,7 +142,7 @@ async fn a_worker_killed_mid_fetch_leaves_the_work_to_another() -> anyhow::Resul
         .await?;
     // The victim is a real process, killed with SIGKILL: no shutdown, no acks.
     let mut victim = stack.worker_process(&[("FETCH_LEASE_SECS", "3")])?;
-    stack.request_sync("acme", SyncKind::Full).await?;
+    stack.request_sync("acme", FetchKind::Full).await?;
     eventually("the victim is mid-fetch", Duration::from_secs(30), || async {
         Ok(stack.count("SELECT COALESCE(max(pages), 0)::bigint FROM sync_runs WHERE tenant_id = $1 AND entity = 'employees' AND status = 'running'", "acme").await? >= 2)
     })
@@ -195,8 +195,8 @@ async fn kombo_faults_converge_and_a_revoked_key_is_dead_lettered_at_once() -> a
     stack
         .spawn_worker(&Entity::ALL, Duration::from_secs(10))
         .await?;
-    stack.request_sync("flaky", SyncKind::Full).await?;
-    stack.request_sync("revoked", SyncKind::Full).await?;
+    stack.request_sync("flaky", FetchKind::Full).await?;
+    stack.request_sync("revoked", FetchKind::Full).await?;
     stack.settle(Duration::from_secs(120)).await?;
     stack.sim.set_faults(&flaky, json!({})).await?;
     assert_matches(&stack, "flaky", &flaky).await?;
@@ -242,7 +242,7 @@ async fn a_failing_tenant_never_delays_another() -> anyhow::Result<()> {
     stack
         .spawn_worker(&Entity::ALL, Duration::from_secs(10))
         .await?;
-    stack.request_sync("healthy", SyncKind::Full).await?;
+    stack.request_sync("healthy", FetchKind::Full).await?;
     stack.settle(Duration::from_secs(60)).await?;
     // Every request of the failing tenant hangs, then fails.
     stack
@@ -250,7 +250,7 @@ async fn a_failing_tenant_never_delays_another() -> anyhow::Result<()> {
         .set_faults(&failing, json!({"rate_503": 1.0, "slow_ms": 2000}))
         .await?;
     for i in 0..10 {
-        stack.request_sync("failing", SyncKind::Full).await?;
+        stack.request_sync("failing", FetchKind::Full).await?;
         let body = data_changed(
             &format!("f{i}"),
             &failing,
@@ -333,7 +333,7 @@ async fn a_dropped_broker_connection_is_survived() -> anyhow::Result<()> {
     stack
         .spawn_worker(&Entity::ALL, Duration::from_secs(5))
         .await?;
-    stack.request_sync("acme", SyncKind::Full).await?;
+    stack.request_sync("acme", FetchKind::Full).await?;
     eventually("mid-fetch", Duration::from_secs(30), || async {
         Ok(stack
             .count("SELECT count(*) FROM users WHERE tenant_id = $1", "acme")
@@ -359,7 +359,7 @@ async fn sigterm_finishes_in_flight_work_and_exits_cleanly() -> anyhow::Result<(
         .set_faults(&integration, json!({"slow_ms": 200}))
         .await?;
     let mut worker = stack.worker_process(&[("SHUTDOWN_GRACE_SECS", "20")])?;
-    stack.request_sync("acme", SyncKind::Full).await?;
+    stack.request_sync("acme", FetchKind::Full).await?;
     eventually("mid-fetch", Duration::from_secs(30), || async {
         Ok(stack
             .count(

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use hris_bus::{Entity, SyncKind};
+use hris_bus::{Entity, FetchKind};
 use hris_e2e::stack::{Stack, eventually, scheduler_config};
 use hris_worker::integrations::SYNCED;
 use hris_worker::scheduler::tick;
@@ -70,7 +70,7 @@ async fn a_full_sync_interrupted_halfway_deactivates_nobody() -> anyhow::Result<
     stack
         .spawn_worker(&Entity::ALL, Duration::from_secs(10))
         .await?;
-    stack.request_sync("acme", SyncKind::Full).await?;
+    stack.request_sync("acme", FetchKind::Full).await?;
     stack.settle(Duration::from_secs(60)).await?;
     for worker in std::mem::take(&mut stack.workers) {
         worker.shutdown.cancel();
@@ -101,7 +101,7 @@ async fn a_full_sync_interrupted_halfway_deactivates_nobody() -> anyhow::Result<
         )
         .await?;
     let mut victim = stack.worker_process(&[("FETCH_LEASE_SECS", "3")])?;
-    stack.request_sync("acme", SyncKind::Full).await?;
+    stack.request_sync("acme", FetchKind::Full).await?;
     eventually("halfway through the listing", Duration::from_secs(30), || async {
         Ok(stack.count("SELECT COALESCE(max(pages), 0)::bigint FROM sync_runs WHERE tenant_id = $1 AND entity = 'employees' AND status = 'running'", "acme").await? >= 2)
     })

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use hris_bus::{Entity, SyncKind};
+use hris_bus::{Entity, FetchKind};
 use hris_e2e::bus::{Inspector, Receiver, SECRET};
 use hris_e2e::stack::Stack;
 use serde_json::json;
@@ -117,8 +117,8 @@ async fn tenants_with_colliding_ids_never_touch_each_other() -> anyhow::Result<(
     stack
         .spawn_worker_with(&Entity::ALL, true, Duration::from_secs(10))
         .await?;
-    stack.request_sync("alpha", SyncKind::Full).await?;
-    stack.request_sync("beta", SyncKind::Full).await?;
+    stack.request_sync("alpha", FetchKind::Full).await?;
+    stack.request_sync("beta", FetchKind::Full).await?;
     stack.settle(Duration::from_secs(60)).await?;
     let snapshot = |stack: &Stack| {
         let store = stack.store.clone();
@@ -164,7 +164,7 @@ async fn tenants_with_colliding_ids_never_touch_each_other() -> anyhow::Result<(
         .await?;
     stack.flush_webhooks().await?;
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    stack.request_sync("alpha", SyncKind::Full).await?;
+    stack.request_sync("alpha", FetchKind::Full).await?;
     stack.settle(Duration::from_secs(60)).await?;
     // alpha's full sync held its mass deactivation; approving it touches alpha only.
     stack.store.decide_held("alpha", true, "test").await?;
@@ -234,7 +234,7 @@ async fn logs_of_a_full_run_hold_no_names_emails_or_secrets() -> anyhow::Result<
         .kill_on_drop(true)
         .spawn()?;
     let receiver_logs = capture(&mut receiver);
-    stack.request_sync("acme", SyncKind::Full).await?;
+    stack.request_sync("acme", FetchKind::Full).await?;
     stack.settle(Duration::from_secs(60)).await?;
     let employees = hris_e2e::conformance::employees(&stack, &integration).await?;
     let http = reqwest::Client::new();

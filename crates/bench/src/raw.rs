@@ -39,7 +39,7 @@ pub async fn publish_rate(amqp_url: &str, messages: usize, window: usize) -> any
         "0196e0b6-1d1e-7c55-a2f4-6f1c4f0d3c11",
         Some("personio:8d1hpnq8sx6kpb3u3kuzyxc9".into()),
         hris_bus::Entity::Employees,
-        hris_bus::SyncKind::Incremental,
+        hris_bus::FetchKind::Incremental,
         hris_bus::Trigger::Webhook,
     ))?;
     let started = Instant::now();

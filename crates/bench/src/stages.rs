@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use hris_bus::{Entity, Envelope, Outgoing, SyncKind, Trigger};
+use hris_bus::{Entity, Envelope, FetchKind, Outgoing, Trigger};
 
 use crate::env::{Env, percentile};
 
@@ -67,7 +67,7 @@ pub async fn request_sync(
     env: &Env,
     tenant: &str,
     integration: &str,
-    kind: SyncKind,
+    kind: FetchKind,
 ) -> anyhow::Result<()> {
     let messages = [
         Entity::Teams,
@@ -123,7 +123,7 @@ pub async fn import(
     let worker = env.worker(concurrency)?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let started = Instant::now();
-    request_sync(env, &tenant, &integration, SyncKind::Full).await?;
+    request_sync(env, &tenant, &integration, FetchKind::Full).await?;
     env.settle(Duration::from_secs(3600)).await?;
     let wall_secs = started.elapsed().as_secs_f64();
     let client = env.store.client().await?;
@@ -156,7 +156,7 @@ pub async fn import(
         .await?
         .get(0);
     let resync = Instant::now();
-    request_sync(env, &tenant, &integration, SyncKind::Full).await?;
+    request_sync(env, &tenant, &integration, FetchKind::Full).await?;
     env.settle(Duration::from_secs(3600)).await?;
     let resync_secs = resync.elapsed().as_secs_f64();
     let after: i64 = client
@@ -218,7 +218,7 @@ pub async fn freshness(env: &Env, tenants: usize, concurrency: usize) -> anyhow:
         env.store
             .add_tenant(&id, &id, Some(&format!("personio:{id}")))
             .await?;
-        request_sync(env, &id, &format!("personio:{id}"), SyncKind::Full).await?;
+        request_sync(env, &id, &format!("personio:{id}"), FetchKind::Full).await?;
     }
     env.settle(Duration::from_secs(600)).await?;
     let client = env.store.client().await?;
@@ -349,7 +349,7 @@ pub async fn fan_in(
     let began = chrono::Utc::now();
     for t in 0..tenants {
         let id = format!("fan{t:04}");
-        request_sync(env, &id, &format!("personio:{id}"), SyncKind::Full).await?;
+        request_sync(env, &id, &format!("personio:{id}"), FetchKind::Full).await?;
     }
     env.settle(Duration::from_secs(7200)).await?;
     let total_secs = started.elapsed().as_secs_f64();

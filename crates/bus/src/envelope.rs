@@ -57,14 +57,11 @@ impl FromStr for Entity {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SyncKind {
-    /// Records changed since the watermark.
-    Incremental,
-    /// Every record, with detection of what vanished.
-    Full,
-}
+/// What a sync message asks for: the same type the store's leases use.
+pub use hris_types::FetchKind;
+
+/// The old name of [`FetchKind`], kept while callers move over.
+pub type SyncKind = FetchKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

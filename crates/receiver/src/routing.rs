@@ -1,6 +1,6 @@
 //! Which queue each webhook goes to (pure; `shared/kombo/README.md`'s table).
 
-use hris_bus::{Entity, SyncKind};
+use hris_bus::{Entity, FetchKind};
 use hris_kombo::webhook::{EventPayload, WebhookEvent};
 
 /// Entities a changed Kombo model makes us refetch; empty for models we ignore.
@@ -22,7 +22,7 @@ pub fn entities_for_model(model: &str) -> &'static [Entity] {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Plan {
     /// One message per entity, each once, in a stable order.
-    pub messages: Vec<(Entity, SyncKind)>,
+    pub messages: Vec<(Entity, FetchKind)>,
     /// Model names no worker acts on (accepted, counted).
     pub ignored_models: Vec<String>,
 }
@@ -38,7 +38,7 @@ pub fn plan(event: &WebhookEvent) -> Plan {
                 }
                 for entity in entities {
                     if !plan.messages.iter().any(|(e, _)| e == entity) {
-                        plan.messages.push((*entity, SyncKind::Incremental));
+                        plan.messages.push((*entity, FetchKind::Incremental));
                     }
                 }
             }
@@ -49,7 +49,7 @@ pub fn plan(event: &WebhookEvent) -> Plan {
         | EventPayload::IntegrationStateChanged(_)
         | EventPayload::SyncFinished(_) => plan
             .messages
-            .push((Entity::Integrations, SyncKind::Incremental)),
+            .push((Entity::Integrations, FetchKind::Incremental)),
         EventPayload::ConnectionFlowFailed(_) | EventPayload::Other => {}
     }
     plan
@@ -96,7 +96,7 @@ mod tests {
     #[test]
     fn unknown_models_are_ignored_and_reported() {
         let p = plan(&data_changed(&["ats_jobs", "hris_absence_types"]));
-        assert_eq!(p.messages, vec![(Entity::Absences, SyncKind::Incremental)]);
+        assert_eq!(p.messages, vec![(Entity::Absences, FetchKind::Incremental)]);
         assert_eq!(p.ignored_models, vec!["ats_jobs".to_owned()]);
     }
 
@@ -105,7 +105,7 @@ mod tests {
         let created = WebhookEvent::parse(br#"{"id":"E","type":"integration-created","data":{"id":"personio:x","tool":"personio","category":"HRIS","end_user":{"origin_id":"t"}}}"#).expect("valid");
         assert_eq!(
             plan(&created).messages,
-            vec![(Entity::Integrations, SyncKind::Incremental)]
+            vec![(Entity::Integrations, FetchKind::Incremental)]
         );
         let other =
             WebhookEvent::parse(br#"{"id":"E","type":"assessment:order-received","data":{}}"#)

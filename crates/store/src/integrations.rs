@@ -2,6 +2,7 @@
 //! events that change it.
 
 use crate::{Store, StoreError, Tenant};
+use hris_types::IntegrationState;
 
 /// What linking an integration to a tenant did.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,7 +61,7 @@ impl Store {
     pub async fn set_integration_state(
         &self,
         tenant_id: &str,
-        state: &str,
+        state: IntegrationState,
         reason: Option<&str>,
     ) -> Result<(), StoreError> {
         let client = self.client().await?;

@@ -25,6 +25,7 @@ pub use apply::{ApplyContext, PageStats};
 pub use dead_letters::{DeadLetter, DeadLetterFilter, DeadLetterGroup, NewDeadLetter};
 pub use error::StoreError;
 pub use hris_mapping::plan::{UserPlan, UserWrite};
+pub use hris_types::{IntegrationState, RunStatus};
 pub use integrations::Link;
 pub use lifecycle::HeldChange;
 pub use migrate::migrate;

@@ -52,12 +52,11 @@ impl Store {
         Ok(())
     }
 
-    /// Adds one page's counts to a run (called inside the page's transaction
-    /// through `apply`, or after it).
+    /// Records how a run ended.
     pub async fn finish_run(
         &self,
         id: Uuid,
-        status: &str,
+        status: hris_types::RunStatus,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
         let client = self.client().await?;
@@ -167,7 +166,7 @@ impl Store {
     pub async fn close_umbrella_run(
         &self,
         id: Uuid,
-        status: &str,
+        status: hris_types::RunStatus,
         stats: &PageStats,
     ) -> Result<(), StoreError> {
         let client = self.client().await?;

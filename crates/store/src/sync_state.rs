@@ -13,29 +13,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{Store, StoreError};
 
-/// Incremental (since the watermark) or full (everything).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum FetchKind {
-    Incremental,
-    Full,
-}
-
-impl FetchKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FetchKind::Incremental => "incremental",
-            FetchKind::Full => "full",
-        }
-    }
-
-    pub fn parse(s: &str) -> Self {
-        if s == "full" {
-            FetchKind::Full
-        } else {
-            FetchKind::Incremental
-        }
-    }
-}
+pub use hris_types::FetchKind;
 
 /// The right to fetch one tenant's entity now.
 #[derive(Debug, Clone, PartialEq)]
@@ -143,7 +121,7 @@ impl Store {
         let last_any: Option<DateTime<Utc>> = row.get(1);
         let last_full: Option<DateTime<Utc>> = row.get(2);
         let held_by_other: bool = row.get(3);
-        let pending: Option<String> = row.get(4);
+        let pending: Option<FetchKind> = row.get(4);
         let now: DateTime<Utc> = row.get(5);
         let margin = chrono::Duration::milliseconds((SKEW_MARGIN_SECS * 1000.0) as i64);
         let covering = match requested {
@@ -167,10 +145,7 @@ impl Store {
             return Ok(Claim::Queued);
         }
         // A pending rerun is covered by the fetch that starts now.
-        let kind = pending
-            .as_deref()
-            .map(FetchKind::parse)
-            .map_or(requested, |p| p.max(requested));
+        let kind = pending.map_or(requested, |p| p.max(requested));
         tx.execute(
             "UPDATE sync_state SET lease_owner = $3, lease_until = now() + make_interval(secs => $4),
                     rerun_requested = NULL, rerun_requested_at = NULL
@@ -213,7 +188,7 @@ impl Store {
             )
             .await?
             .ok_or(StoreError::LeaseLost)?;
-        let rerun: Option<String> = row.get(0);
+        let rerun: Option<FetchKind> = row.get(0);
         let now: DateTime<Utc> = row.get(1);
         let watermark = lease.started_at
             - chrono::Duration::from_std(overlap).unwrap_or_else(|_| chrono::Duration::zero());
@@ -241,7 +216,7 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(rerun.map(|kind| Lease {
-            kind: FetchKind::parse(&kind),
+            kind,
             watermark: Some(watermark),
             started_at: now,
             ..lease.clone()
@@ -312,7 +287,7 @@ impl Store {
                 tenant_id: r.get(0),
                 integration_id: r.get(1),
                 entity: r.get(2),
-                kind: FetchKind::parse(r.get(3)),
+                kind: r.get(3),
                 requested_at: r.get(4),
             })
             .collect())

@@ -1,5 +1,6 @@
 //! Tenants: the platform's customers, their Kombo integration and their settings.
 
+use hris_types::IntegrationState;
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
 
@@ -24,7 +25,7 @@ pub struct Tenant {
     pub name: String,
     pub kombo_integration_id: Option<String>,
     /// unconnected | active | paused | disconnected
-    pub integration_state: String,
+    pub integration_state: IntegrationState,
     pub integration_state_reason: Option<String>,
     pub settings: TenantSettings,
 }
@@ -79,9 +80,9 @@ impl Store {
         }
         let client = self.client().await?;
         let state = if integration_id.is_some() {
-            "active"
+            IntegrationState::Active
         } else {
-            "unconnected"
+            IntegrationState::Unconnected
         };
         let inserted = client
             .execute(

@@ -2,10 +2,8 @@
 //! the tenant, coalesce, fetch, apply.
 
 use chrono::Utc;
-use hris_bus::{
-    Entity, Envelope, Failure, Handler, Incoming, SyncKind, envelope::ENVELOPE_VERSION,
-};
-use hris_store::{Claim, FetchKind, Lease, Tenant};
+use hris_bus::{Entity, Envelope, Failure, Handler, Incoming, envelope::ENVELOPE_VERSION};
+use hris_store::{Claim, IntegrationState, Lease, RunStatus, Tenant};
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -93,13 +91,10 @@ impl EntityHandler {
 
     async fn sync(&self, tenant: &Tenant, envelope: &Envelope) -> Result<(), Failure> {
         let store = &self.ctx.store;
-        let kind = match envelope.kind {
-            SyncKind::Full => FetchKind::Full,
-            SyncKind::Incremental => FetchKind::Incremental,
-        };
-        match tenant.integration_state.as_str() {
-            "active" => {}
-            "paused" => {
+        let kind = envelope.kind;
+        match tenant.integration_state {
+            IntegrationState::Active => {}
+            IntegrationState::Paused => {
                 // Waits in the database; resuming the tenant fetches it.
                 store
                     .request_fetch(&tenant.id, self.entity.as_str(), kind)
@@ -109,7 +104,7 @@ impl EntityHandler {
                 return Ok(());
             }
             state => {
-                tracing::info!(tenant_id = %tenant.id, entity = %self.entity, state, "tenant not connected; message dropped");
+                tracing::info!(tenant_id = %tenant.id, entity = %self.entity, %state, "tenant not connected; message dropped");
                 return Ok(());
             }
         }
@@ -202,13 +197,13 @@ impl EntityHandler {
         )
         .await;
         let (status, error) = match &result {
-            Ok(()) => ("succeeded", None),
-            Err(f) => ("failed", Some(f.to_string())),
+            Ok(()) => (RunStatus::Succeeded, None),
+            Err(f) => (RunStatus::Failed, Some(f.to_string())),
         };
         if let Err(e) = store.finish_run(run_id, status, error.as_deref()).await {
             tracing::warn!(error = %e, "could not record the end of a sync run");
         }
-        metrics::histogram!("fetch_seconds", "entity" => self.entity.as_str(), "outcome" => status)
+        metrics::histogram!("fetch_seconds", "entity" => self.entity.as_str(), "outcome" => status.as_str())
             .record(started.elapsed().as_secs_f64());
         if let Some(error) = error {
             tracing::warn!(tenant_id = %tenant.id, entity = %self.entity, sync_run_id = %run_id, %error, "fetch failed");

@@ -1,8 +1,8 @@
 //! "Import all": ask Kombo to refresh from the HR system, and start a full sync
 //! of every entity now under one umbrella sync run.
 
-use hris_bus::{BusError, SyncKind, Trigger};
-use hris_store::{StoreError, Tenant};
+use hris_bus::{BusError, FetchKind, Trigger};
+use hris_store::{IntegrationState, StoreError, Tenant};
 use uuid::Uuid;
 
 use crate::context::WorkerContext;
@@ -11,7 +11,10 @@ use crate::integrations::sync_messages;
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error("tenant {tenant} is {state}: only a connected, active tenant can be imported")]
-    NotActive { tenant: String, state: String },
+    NotActive {
+        tenant: String,
+        state: hris_store::IntegrationState,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("could not enqueue the sync: {0}")]
@@ -28,15 +31,12 @@ pub struct ImportStarted {
 }
 
 pub async fn start(ctx: &WorkerContext, tenant: &Tenant) -> Result<ImportStarted, ImportError> {
-    let integration = match (
-        &tenant.kombo_integration_id,
-        tenant.integration_state.as_str(),
-    ) {
-        (Some(i), "active") => i.clone(),
+    let integration = match (&tenant.kombo_integration_id, tenant.integration_state) {
+        (Some(i), IntegrationState::Active) => i.clone(),
         _ => {
             return Err(ImportError::NotActive {
                 tenant: tenant.id.clone(),
-                state: tenant.integration_state.clone(),
+                state: tenant.integration_state,
             });
         }
     };
@@ -59,7 +59,7 @@ pub async fn start(ctx: &WorkerContext, tenant: &Tenant) -> Result<ImportStarted
         &tenant.id,
         Some(&integration),
         &format!("import-all:{run}"),
-        SyncKind::Full,
+        FetchKind::Full,
         Trigger::ImportAll,
         Some(run),
     );

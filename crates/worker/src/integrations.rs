@@ -1,7 +1,8 @@
 //! The integrations queue: Kombo's lifecycle events change which tenants sync.
 
-use hris_bus::{Entity, Envelope, Failure, Handler, Incoming, Outgoing, SyncKind, Trigger};
+use hris_bus::{Entity, Envelope, Failure, FetchKind, Handler, Incoming, Outgoing, Trigger};
 use hris_kombo::webhook::{EventPayload, WebhookEvent};
+use hris_store::IntegrationState;
 use hris_store::{Link, Tenant};
 
 use crate::context::WorkerContext;
@@ -52,7 +53,8 @@ impl Handler for IntegrationsHandler {
                     // failed publish); full syncs of one tenant coalesce.
                     Link::Linked(tenant) | Link::AlreadyLinked(tenant) => {
                         tracing::info!(tenant_id = %tenant.id, integration_id = %created.id, "integration linked; first full sync requested");
-                        self.publish_syncs(&tenant, &envelope, SyncKind::Full).await
+                        self.publish_syncs(&tenant, &envelope, FetchKind::Full)
+                            .await
                     }
                     Link::UnknownTenant => {
                         tracing::warn!(integration_id = %created.id, origin_id = origin, "integration-created for an unregistered tenant; kept until it is registered");
@@ -75,7 +77,11 @@ impl Handler for IntegrationsHandler {
                 };
                 tracing::info!(tenant_id = %tenant.id, integration_id = %deleted.id, "integration deleted; syncing stopped, data kept");
                 store
-                    .set_integration_state(&tenant.id, "disconnected", Some("integration-deleted"))
+                    .set_integration_state(
+                        &tenant.id,
+                        IntegrationState::Disconnected,
+                        Some("integration-deleted"),
+                    )
                     .await
                     .map_err(|e| from_store(&e))
             }
@@ -83,24 +89,28 @@ impl Handler for IntegrationsHandler {
                 let Some(tenant) = self.tenant_of(&changed.integration_id).await? else {
                     return Ok(());
                 };
-                if tenant.integration_state == "disconnected" {
+                if tenant.integration_state == IntegrationState::Disconnected {
                     return Ok(());
                 }
                 match changed.state.as_str() {
                     "ACTIVE" => {
                         store
-                            .set_integration_state(&tenant.id, "active", None)
+                            .set_integration_state(&tenant.id, IntegrationState::Active, None)
                             .await
                             .map_err(|e| from_store(&e))?;
                         tracing::info!(tenant_id = %tenant.id, "integration active again; catching up");
                         // Deferred full-sync requests are merged in when claimed.
-                        self.publish_syncs(&tenant, &envelope, SyncKind::Incremental)
+                        self.publish_syncs(&tenant, &envelope, FetchKind::Incremental)
                             .await
                     }
                     state @ ("INVALID" | "INACTIVE") => {
                         tracing::warn!(tenant_id = %tenant.id, state, "integration not usable; tenant paused");
                         store
-                            .set_integration_state(&tenant.id, "paused", Some(state))
+                            .set_integration_state(
+                                &tenant.id,
+                                IntegrationState::Paused,
+                                Some(state),
+                            )
                             .await
                             .map_err(|e| from_store(&e))
                     }
@@ -125,8 +135,8 @@ impl Handler for IntegrationsHandler {
                     .map_err(|e| from_store(&e))?;
                 match tenant {
                     // Kombo just refreshed from the HR system: catch up.
-                    Some(t) if t.integration_state == "active" => {
-                        self.publish_syncs(&t, &envelope, SyncKind::Incremental)
+                    Some(t) if t.integration_state == IntegrationState::Active => {
+                        self.publish_syncs(&t, &envelope, FetchKind::Incremental)
                             .await
                     }
                     _ => Ok(()),
@@ -158,7 +168,7 @@ impl IntegrationsHandler {
         &self,
         tenant: &Tenant,
         cause: &Envelope,
-        kind: SyncKind,
+        kind: FetchKind,
     ) -> Result<(), Failure> {
         let messages = sync_messages(
             &self.ctx,
@@ -183,7 +193,7 @@ pub fn sync_messages(
     tenant_id: &str,
     integration_id: Option<&str>,
     cause: &str,
-    kind: SyncKind,
+    kind: FetchKind,
     trigger: Trigger,
     sync_run_id: Option<uuid::Uuid>,
 ) -> Vec<Outgoing> {

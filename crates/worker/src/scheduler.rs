@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use hris_bus::{SyncKind, Trigger};
+use hris_bus::{FetchKind, Trigger};
 use tokio_util::sync::CancellationToken;
 
 use crate::context::WorkerContext;
@@ -65,7 +65,7 @@ pub async fn tick(ctx: &WorkerContext, config: &SchedulerConfig) -> Result<Tick,
                         &tenant.tenant_id,
                         tenant.integration_id.as_deref(),
                         &format!("schedule:{}", uuid::Uuid::now_v7()),
-                        SyncKind::Full,
+                        FetchKind::Full,
                         Trigger::Schedule,
                         None,
                     ));

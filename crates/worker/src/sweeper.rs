@@ -4,8 +4,7 @@
 
 use std::time::Duration;
 
-use hris_bus::{Entity, Envelope, Outgoing, SyncKind, Trigger};
-use hris_store::FetchKind;
+use hris_bus::{Entity, Envelope, Outgoing, Trigger};
 use tokio_util::sync::CancellationToken;
 
 use crate::context::WorkerContext;
@@ -33,10 +32,7 @@ pub async fn sweep_once(ctx: &WorkerContext) -> Result<usize, String> {
         let Ok(entity) = orphan.entity.parse::<Entity>() else {
             continue;
         };
-        let kind = match orphan.kind {
-            FetchKind::Full => SyncKind::Full,
-            FetchKind::Incremental => SyncKind::Incremental,
-        };
+        let kind = orphan.kind;
         let mut envelope = Envelope::new(
             format!(
                 "sweep:{}:{}:{}",

@@ -71,7 +71,11 @@ pub async fn run(
         }
     };
     progress.finish();
-    let status = if failed > 0 { "partial" } else { "succeeded" };
+    let status = if failed > 0 {
+        hris_store::RunStatus::Partial
+    } else {
+        hris_store::RunStatus::Succeeded
+    };
     store
         .close_umbrella_run(started.sync_run_id, status, &totals)
         .await?;
@@ -83,7 +87,7 @@ fn print_summary(
     s: &PageStats,
     json_out: bool,
     run: uuid::Uuid,
-    status: &str,
+    status: hris_store::RunStatus,
 ) -> anyhow::Result<()> {
     if json_out {
         println!(

@@ -39,7 +39,11 @@ pub async fn connect(
 pub async fn disconnect(store: &Store, tenant: &str) -> anyhow::Result<()> {
     store.tenant(tenant).await?;
     store
-        .set_integration_state(tenant, "disconnected", Some("disconnected by an operator"))
+        .set_integration_state(
+            tenant,
+            hris_store::IntegrationState::Disconnected,
+            Some("disconnected by an operator"),
+        )
         .await?;
     println!("tenant {tenant} disconnected: no more syncs; its data is kept");
     Ok(())
