@@ -14,6 +14,7 @@ pub mod broker;
 pub mod bus;
 pub mod conformance;
 pub mod openapi;
+pub mod receiver_process;
 pub mod stack;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
