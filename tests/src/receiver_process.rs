@@ -217,3 +217,62 @@ pub async fn close_times(
         .map(|r| r.ok().flatten())
         .collect()
 }
+
+/// A receiver with the admin API on, a database with the tenant `acme`.
+pub async fn admin_receiver() -> anyhow::Result<(crate::TestDb, crate::bus::Receiver, &'static str)>
+{
+    let db = crate::TestDb::migrated().await?;
+    let store = db.store();
+    store.add_tenant("acme", "Acme", None).await?;
+    let sim = crate::Sim::start(hris_sim::SimConfig::default()).await?;
+    let kombo = sim.client();
+    let token = "an-admin-token-of-some-length";
+    let ctx_store = store.clone();
+    let admin = crate::bus::Receiver::start_admin(&crate::amqp_prefix(), token, move |connector| {
+        hris_worker::WorkerContext {
+            store: ctx_store,
+            kombo,
+            publisher: hris_bus::Publisher::new(connector),
+            settings: hris_worker::SyncSettings::new("admin"),
+        }
+    })
+    .await?;
+    Ok((db, admin, token))
+}
+
+/// A test's HTTP client (30 s timeout).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_else(|e| panic!("client: {e}"))
+}
+
+/// Sends `head` (which declares a body) and then the body one byte every
+/// 100 ms (`trickle`) or nothing at all; returns what the server answered,
+/// when, and whether it closed the connection within 15 s.
+pub async fn slow_request(
+    addr: SocketAddr,
+    head: &str,
+    trickle: bool,
+) -> anyhow::Result<(String, Duration, bool)> {
+    let mut stream = TcpStream::connect(addr).await?;
+    stream.write_all(head.as_bytes()).await?;
+    let started = Instant::now();
+    let (mut reader, mut writer) = stream.into_split();
+    let trickler = tokio::spawn(async move {
+        for _ in 0..600 {
+            if !trickle || writer.write_all(b" ").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    });
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(15), reader.read_to_end(&mut answer));
+    let ended = read.await.is_ok();
+    let took = started.elapsed();
+    trickler.abort();
+    Ok((String::from_utf8_lossy(&answer).into_owned(), took, ended))
+}

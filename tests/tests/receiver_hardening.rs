@@ -5,25 +5,18 @@
 
 use std::time::{Duration, Instant};
 
-use hris_bus::Entity;
+use hris_bus::{AmqpConfig, Connector, Entity, Envelope, Publisher, SyncKind, Topology, Trigger};
 use hris_e2e::broker::PrivateBroker;
 use hris_e2e::bus::{Inspector, data_changed};
 use hris_e2e::receiver_process::{
-    ReceiverProcess, close_times, hard_open_files_limit, open_watched, post_signed,
+    ReceiverProcess, admin_receiver, client, close_times, hard_open_files_limit, open_watched,
+    post_signed, slow_request,
 };
 use hris_e2e::{amqp_prefix, amqp_url};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
 
 /// A request head that never ends: the request line and one header, then nothing.
 const PARTIAL_HEAD: &[u8] = b"POST /webhooks/kombo HTTP/1.1\r\nHost: 127.0.0.1\r\n";
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap_or_else(|e| panic!("client: {e}"))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_thousand_stalled_requests_are_cut_off_and_webhooks_still_answered()
@@ -85,26 +78,8 @@ async fn a_trickled_or_missing_body_ends_with_a_timeout_answer() -> anyhow::Resu
     let receiver = ReceiverProcess::start(&amqp_url(), &prefix, &env).await?;
     let head = "POST /webhooks/kombo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\nX-Kombo-Signature: x\r\n\r\n";
     for trickle in [true, false] {
-        let mut stream = TcpStream::connect(receiver.addr).await?;
-        stream.write_all(head.as_bytes()).await?;
-        let started = Instant::now();
-        let (mut reader, mut writer) = stream.into_split();
-        // One byte every 100 ms: the body would take 10,000 s.
-        let trickler = tokio::spawn(async move {
-            for _ in 0..600 {
-                if !trickle || writer.write_all(b" ").await.is_err() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            tokio::time::sleep(Duration::from_secs(60)).await;
-        });
-        let mut answer = Vec::new();
-        let read = tokio::time::timeout(Duration::from_secs(15), reader.read_to_end(&mut answer));
-        let ended = read.await.is_ok();
-        let took = started.elapsed();
-        trickler.abort();
-        let text = String::from_utf8_lossy(&answer);
+        let (answer, took, ended) = slow_request(receiver.addr, head, trickle).await?;
+        let text = answer;
         assert!(ended, "the connection ended (trickle {trickle}): {text}");
         assert!(
             text.starts_with("HTTP/1.1 408"),
@@ -242,6 +217,61 @@ async fn a_broker_alarm_gets_503_with_retry_after_within_the_deadline() -> anyho
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reconnect_during_an_alarm_never_holds_publishers() -> anyhow::Result<()> {
+    let broker = PrivateBroker::start().await?;
+    let topology = Topology::new(&amqp_prefix());
+    let connector = Connector::new(AmqpConfig::new(broker.url(), "alarm-connector"), topology);
+    let shutdown = CancellationToken::new();
+    let connection = connector.spawn(shutdown.clone());
+    anyhow::ensure!(connector.wait_connected(Duration::from_secs(10)).await);
+    let publisher = Publisher::new(connector.clone()).with_confirm_timeout(Duration::from_secs(1));
+    let envelope = |id: &str| {
+        Envelope::new(
+            id,
+            None,
+            Entity::Employees,
+            SyncKind::Incremental,
+            Trigger::Webhook,
+        )
+    };
+    publisher.publish(envelope("before")).await?;
+    broker.raise_memory_alarm().await?;
+    assert!(publisher.publish(envelope("blocked")).await.is_err());
+    // A reconnect while the broker blocks the connection: its close cannot
+    // complete, and publishers must not wait on it.
+    connector.mark_broken();
+    let mut slowest = Duration::ZERO;
+    for i in 0..8 {
+        let started = Instant::now();
+        let publish = publisher.publish(envelope(&format!("during-{i}")));
+        let _ = tokio::time::timeout(Duration::from_secs(30), publish).await;
+        slowest = slowest.max(started.elapsed());
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        slowest <= Duration::from_secs(3),
+        "a publish waited {slowest:?}"
+    );
+    broker.clear_memory_alarm().await?;
+    let cleared = Instant::now();
+    while publisher.publish(envelope("after")).await.is_err() {
+        assert!(
+            cleared.elapsed() < Duration::from_secs(20),
+            "publishing again"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let recovered = cleared.elapsed();
+    shutdown.cancel();
+    let stopped = tokio::time::timeout(Duration::from_secs(10), connection).await;
+    assert!(stopped.is_ok(), "the connector shut down");
+    println!(
+        "connector: during an alarm and a reconnect every publish returned within {slowest:?}; publishing again {recovered:?} after it cleared"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_oversized_webhook_gets_a_readable_413() -> anyhow::Result<()> {
     let prefix = amqp_prefix();
     let receiver = ReceiverProcess::start(&amqp_url(), &prefix, &[]).await?;
@@ -267,28 +297,6 @@ async fn an_oversized_webhook_gets_a_readable_413() -> anyhow::Result<()> {
     assert!(readable >= 29, "{readable} of 30 read their 413: {other:?}");
     println!("oversized: {readable} of 30 posts of 5 MiB read their 413");
     Ok(())
-}
-
-/// A receiver with the admin API on, a database with the tenant `acme`.
-async fn admin_receiver()
--> anyhow::Result<(hris_e2e::TestDb, hris_e2e::bus::Receiver, &'static str)> {
-    let db = hris_e2e::TestDb::migrated().await?;
-    let store = db.store();
-    store.add_tenant("acme", "Acme", None).await?;
-    let sim = hris_e2e::Sim::start(hris_sim::SimConfig::default()).await?;
-    let kombo = sim.client();
-    let token = "an-admin-token-of-some-length";
-    let ctx_store = store.clone();
-    let admin = hris_e2e::bus::Receiver::start_admin(&amqp_prefix(), token, move |connector| {
-        hris_worker::WorkerContext {
-            store: ctx_store,
-            kombo,
-            publisher: hris_bus::Publisher::new(connector),
-            settings: hris_worker::SyncSettings::new("admin"),
-        }
-    })
-    .await?;
-    Ok((db, admin, token))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
