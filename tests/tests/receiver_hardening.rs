@@ -239,10 +239,19 @@ async fn a_reconnect_during_an_alarm_never_holds_publishers() -> anyhow::Result<
     assert!(publisher.publish(envelope("blocked")).await.is_err());
     // A reconnect while the broker blocks the connection: its close cannot
     // complete, and publishers must not wait on it.
+    for _ in 0..50 {
+        if connector.is_blocked() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(connector.is_blocked(), "the broker blocked the connection");
     connector.mark_broken();
     let mut slowest = Duration::ZERO;
     for i in 0..8 {
+        // The lock itself, unbounded by the publisher's own timeout.
         let started = Instant::now();
+        let _ = tokio::time::timeout(Duration::from_secs(30), connector.publish_channel()).await;
         let publish = publisher.publish(envelope(&format!("during-{i}")));
         let _ = tokio::time::timeout(Duration::from_secs(30), publish).await;
         slowest = slowest.max(started.elapsed());
