@@ -219,7 +219,7 @@ async fn a_broker_alarm_gets_503_with_retry_after_within_the_deadline() -> anyho
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_reconnect_during_an_alarm_never_holds_publishers() -> anyhow::Result<()> {
     let broker = PrivateBroker::start().await?;
-    let topology = Topology::new(&amqp_prefix());
+    let topology = Topology::new(amqp_prefix());
     let connector = Connector::new(AmqpConfig::new(broker.url(), "alarm-connector"), topology);
     let shutdown = CancellationToken::new();
     let connection = connector.spawn(shutdown.clone());
