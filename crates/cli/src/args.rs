@@ -188,7 +188,8 @@ pub struct ReceiverArgs {
     /// (lowered to fit the open files limit).
     #[arg(long, env = "HTTP_MAX_CONNECTIONS", default_value_t = 4096)]
     pub http_max_connections: usize,
-    /// Webhooks handled at once; beyond it, 503 with Retry-After.
+    /// Webhooks publishing at once (once read and verified); beyond it, 503
+    /// with Retry-After.
     #[arg(long, env = "HTTP_MAX_CONCURRENT_REQUESTS", default_value_t = 512)]
     pub http_max_concurrent_requests: usize,
     /// Seconds a whole request (body and handling) may take (then 503).

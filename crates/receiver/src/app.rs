@@ -5,7 +5,6 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
-use axum::error_handling::HandleErrorLayer;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -15,7 +14,7 @@ use hris_kombo::signature::SIGNATURE_HEADER;
 use hris_kombo::{WebhookEvent, WebhookSecrets};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
-use tower::{BoxError, ServiceBuilder};
+use tokio::sync::Semaphore;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::body::{BodyRead, read_bounded};
@@ -47,26 +46,32 @@ pub fn router(state: Arc<AppState>) -> Router {
     router_with(state, &HttpLimits::default())
 }
 
-/// The receiver's routes with the request limits of `limits`: a concurrency
-/// limit on the webhook (beyond it, an immediate 503 rather than a queue that
-/// grows while Kombo waits) and a timeout over every request.
+/// What every webhook request shares: the limits and the publishing slots.
+struct Webhooks {
+    limits: HttpLimits,
+    /// Webhooks publishing at once. Taken only once the body is read and
+    /// verified, and never waited for (beyond it, an immediate 503 rather than
+    /// a queue that grows while Kombo waits): slow or unsigned clients, which
+    /// the connection cap and the body timeout bound, cannot take the slots of
+    /// real webhooks. (A tower concurrency limit around the handler would count
+    /// them too.)
+    publishing: Semaphore,
+}
+
+/// The receiver's routes with the request limits of `limits`: a limit on the
+/// webhooks publishing at once and a timeout over every request.
 pub fn router_with(state: Arc<AppState>, limits: &HttpLimits) -> Router {
     let admin = state.admin.clone();
-    let webhook_limits = Arc::new(limits.clone());
-    let shed = ServiceBuilder::new()
-        .layer(HandleErrorLayer::new(|_: BoxError| async {
-            outcome("overloaded");
-            unavailable("overloaded", "too many webhooks at once")
-        }))
-        .load_shed()
-        .concurrency_limit(limits.max_concurrent_requests.max(1));
+    let webhooks = Arc::new(Webhooks {
+        limits: limits.clone(),
+        publishing: Semaphore::new(limits.max_concurrent_requests.max(1)),
+    });
     let webhook_route = post(
         move |State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body| {
-            let limits = webhook_limits.clone();
-            async move { webhook(&state, &limits, &headers, body).await }
+            let webhooks = webhooks.clone();
+            async move { webhook(&state, &webhooks, &headers, body).await }
         },
-    )
-    .layer(shed);
+    );
     let app = Router::new()
         .route("/webhooks/kombo", webhook_route)
         .route("/healthz", get(|| async { "ok" }))
@@ -144,10 +149,11 @@ fn outcome(outcome: &'static str) {
 
 async fn webhook(
     state: &AppState,
-    limits: &HttpLimits,
+    webhooks: &Webhooks,
     headers: &HeaderMap,
     body: Body,
 ) -> Response {
+    let limits = &webhooks.limits;
     let limit = state.config.max_body_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -210,14 +216,14 @@ async fn webhook(
             return error(StatusCode::BAD_REQUEST, "malformed", reason);
         }
     };
-    publish(state, limits, headers, &bytes, event).await
+    publish(state, webhooks, headers, &bytes, event).await
 }
 
 /// Publishes the event's messages and answers 200 only once all are confirmed,
 /// within the webhook deadline.
 async fn publish(
     state: &AppState,
-    limits: &HttpLimits,
+    webhooks: &Webhooks,
     headers: &HeaderMap,
     bytes: &[u8],
     event: WebhookEvent,
@@ -259,6 +265,12 @@ async fn publish(
         })
         .collect();
     let count = messages.len();
+    let Ok(_slot) = webhooks.publishing.try_acquire() else {
+        outcome("overloaded");
+        tracing::warn!(event_id = %event.id, "too many webhooks publishing at once; answering 503 so Kombo retries");
+        return unavailable("overloaded", "too many webhooks at once");
+    };
+    let limits = &webhooks.limits;
     if state.publisher.connector().is_blocked() {
         // A memory or disk alarm: the broker takes no message until it clears.
         outcome("unavailable");

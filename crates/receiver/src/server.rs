@@ -32,7 +32,8 @@ pub struct HttpLimits {
     pub idle_timeout: Duration,
     /// Connections open at once; further ones wait in the listen backlog.
     pub max_connections: usize,
-    /// Webhooks handled at once; beyond it, 503 with `Retry-After` at once.
+    /// Webhooks publishing at once (counted once the body is read and the
+    /// signature verified); beyond it, 503 with `Retry-After` at once.
     pub max_concurrent_requests: usize,
     /// Once the body is read, a webhook is answered within this: 503 with
     /// `Retry-After` if the broker has not confirmed by then.
