@@ -276,3 +276,29 @@ pub async fn slow_request(
     trickler.abort();
     Ok((String::from_utf8_lossy(&answer).into_owned(), took, ended))
 }
+
+/// Asks `GET /healthz` on a keep-alive connection, then nothing more; returns
+/// the answer, how long after it the server closed the connection, and
+/// whether it did so within `within`.
+pub async fn idle_after_one_request(
+    addr: SocketAddr,
+    within: Duration,
+) -> anyhow::Result<(String, Duration, bool)> {
+    let mut stream = TcpStream::connect(addr).await?;
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await?;
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer)).await??;
+    answer.truncate(n);
+    let answered = Instant::now();
+    let mut rest = Vec::new();
+    let ended = tokio::time::timeout(within, stream.read_to_end(&mut rest))
+        .await
+        .is_ok();
+    Ok((
+        String::from_utf8_lossy(&answer).into_owned(),
+        answered.elapsed(),
+        ended,
+    ))
+}

@@ -9,8 +9,8 @@ use hris_bus::{AmqpConfig, Connector, Entity, Envelope, Publisher, SyncKind, Top
 use hris_e2e::broker::PrivateBroker;
 use hris_e2e::bus::{Inspector, data_changed};
 use hris_e2e::receiver_process::{
-    ReceiverProcess, admin_receiver, client, close_times, hard_open_files_limit, open_watched,
-    post_signed, slow_request,
+    ReceiverProcess, admin_receiver, client, close_times, hard_open_files_limit,
+    idle_after_one_request, open_watched, post_signed, slow_request,
 };
 use hris_e2e::{amqp_prefix, amqp_url};
 use tokio_util::sync::CancellationToken;
@@ -72,9 +72,12 @@ async fn two_thousand_stalled_requests_are_cut_off_and_webhooks_still_answered()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_trickled_or_missing_body_ends_with_a_timeout_answer() -> anyhow::Result<()> {
+async fn slow_bodies_and_idle_connections_end_in_bounded_time() -> anyhow::Result<()> {
     let prefix = amqp_prefix();
-    let env = [("HTTP_BODY_READ_TIMEOUT_SECS", "2")];
+    let env = [
+        ("HTTP_BODY_READ_TIMEOUT_SECS", "2"),
+        ("HTTP_IDLE_TIMEOUT_SECS", "1"),
+    ];
     let receiver = ReceiverProcess::start(&amqp_url(), &prefix, &env).await?;
     let head = "POST /webhooks/kombo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\nX-Kombo-Signature: x\r\n\r\n";
     for trickle in [true, false] {
@@ -88,6 +91,17 @@ async fn a_trickled_or_missing_body_ends_with_a_timeout_answer() -> anyhow::Resu
         assert!(took <= Duration::from_secs(7), "answered in {took:?}");
         println!("slow body (trickle {trickle}): 408 after {took:?} with a 2 s body timeout");
     }
+    // A keep-alive connection that asks nothing after its first answer is
+    // closed by the 1 s idle timeout (the header-read timeout is 10 s).
+    let (answer, took, ended) =
+        idle_after_one_request(receiver.addr, Duration::from_secs(15)).await?;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    assert!(ended, "the idle connection was closed");
+    assert!(
+        took >= Duration::from_millis(800) && took <= Duration::from_secs(4),
+        "closed after {took:?} idle"
+    );
+    println!("idle: a keep-alive connection closed {took:?} after its answer (1 s idle timeout)");
     Ok(())
 }
 
@@ -138,7 +152,12 @@ async fn a_broker_alarm_gets_503_with_retry_after_within_the_deadline() -> anyho
     let prefix = amqp_prefix();
     let inspector = Inspector::connect(&prefix).await?;
     let deadline = Duration::from_secs(3);
-    let env = [("WEBHOOK_DEADLINE_SECS", "3")];
+    // One webhook publishing at a time: the second, while the first waits
+    // for a confirm the blocked broker never sends, is shed at once.
+    let env = [
+        ("WEBHOOK_DEADLINE_SECS", "3"),
+        ("HTTP_MAX_CONCURRENT_REQUESTS", "1"),
+    ];
     let receiver = ReceiverProcess::start(&broker.url(), &prefix, &env).await?;
     let url = receiver.url("/webhooks/kombo");
     let http = client();
@@ -155,8 +174,31 @@ async fn a_broker_alarm_gets_503_with_retry_after_within_the_deadline() -> anyho
         accepted.push(id);
     }
     broker.raise_memory_alarm().await?;
-    // One after another, then 20 at once: each answered 503 in time.
-    let mut answers = Vec::new();
+    let first = data_changed("E-first", "personio:x", &["hris_employees"]);
+    let first = tokio::spawn({
+        let (http, url) = (http.clone(), url.clone());
+        async move { post_signed(&http, &url, &first).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = data_changed("E-second", "personio:x", &["hris_employees"]);
+    let started = Instant::now();
+    let shed = http
+        .post(&url)
+        .header(
+            "X-Kombo-Signature",
+            hris_kombo::sign(hris_e2e::bus::SECRET, &second),
+        )
+        .body(second)
+        .send()
+        .await?;
+    let shed_in = started.elapsed();
+    assert_eq!(shed.status(), 503);
+    assert!(shed.headers().contains_key("retry-after"));
+    let shed: serde_json::Value = shed.json().await?;
+    assert_eq!(shed["error"]["code"], "overloaded", "{shed}");
+    assert!(shed_in < Duration::from_secs(1), "shed in {shed_in:?}");
+    // Then one after another, then 20 at once: each answered 503 in time.
+    let mut answers = vec![first.await??];
     for i in 0..10 {
         let body = data_changed(&format!("E-alarm-{i}"), "personio:x", &["hris_employees"]);
         answers.push(post_signed(&http, &url, &body).await?);
@@ -209,7 +251,7 @@ async fn a_broker_alarm_gets_503_with_retry_after_within_the_deadline() -> anyho
     let lost: Vec<&String> = accepted.iter().filter(|id| !queued.contains(*id)).collect();
     assert!(lost.is_empty(), "answered 200 but not queued: {lost:?}");
     println!(
-        "alarm: {} webhooks during a memory alarm, all 503 with Retry-After in {min:?} to {max:?} (deadline {deadline:?}); accepted again {recovered:?} after it cleared; {} answered 200, none lost",
+        "alarm: {} webhooks during a memory alarm, all 503 with Retry-After in {min:?} to {max:?} (deadline {deadline:?}), one over the publishing limit shed in {shed_in:?}; accepted again {recovered:?} after it cleared; {} answered 200, none lost",
         answers.len(),
         accepted.len()
     );
