@@ -87,6 +87,46 @@ impl PrivateBroker {
         self.ctl(&["start_app"])?;
         self.await_up().await
     }
+
+    /// Raises a memory alarm on this node (a watermark of 0: any use is too
+    /// much), so the broker blocks every publishing connection; waits (up to
+    /// 30 s) until the alarm is in force.
+    pub async fn raise_memory_alarm(&self) -> anyhow::Result<()> {
+        self.ctl(&["set_vm_memory_high_watermark", "0"])?;
+        self.await_memory_alarm(true).await
+    }
+
+    /// Puts the watermark back to the default fraction and waits until the
+    /// alarm has cleared.
+    pub async fn clear_memory_alarm(&self) -> anyhow::Result<()> {
+        self.ctl(&["set_vm_memory_high_watermark", "0.4"])?;
+        self.await_memory_alarm(false).await
+    }
+
+    async fn await_memory_alarm(&self, on: bool) -> anyhow::Result<()> {
+        for _ in 0..60 {
+            if self.memory_alarm()? == on {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        anyhow::bail!(
+            "memory alarm of {} not {}",
+            self.node,
+            if on { "raised" } else { "cleared" }
+        )
+    }
+
+    /// Whether a memory alarm is in force on this node.
+    pub fn memory_alarm(&self) -> anyhow::Result<bool> {
+        let out = Command::new("rabbitmqctl")
+            .arg("-n")
+            .arg(&self.node)
+            .args(["eval", "rabbit_alarm:get_alarms()."])
+            .output()?;
+        anyhow::ensure!(out.status.success(), "rabbitmqctl eval get_alarms failed");
+        Ok(String::from_utf8_lossy(&out.stdout).contains("memory"))
+    }
 }
 
 impl Drop for PrivateBroker {

@@ -15,6 +15,7 @@ pub mod bus;
 pub mod cluster;
 pub mod conformance;
 pub mod openapi;
+pub mod receiver_process;
 pub mod stack;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);

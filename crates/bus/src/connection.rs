@@ -50,8 +50,22 @@ impl AmqpConfig {
     }
 }
 
+/// How long closing a connection may take. A connection the broker blocked (a
+/// memory or disk alarm) never gets its close frame out, since lapin writes
+/// nothing to a blocked connection: waiting for it would last the whole alarm.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long opening a connection and its channel, declaring the topology and
+/// selecting confirms may take together.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long opening a channel on the live connection may take.
+const OPEN_CHANNEL_TIMEOUT: Duration = Duration::from_secs(10);
+
 struct Live {
-    connection: Connection,
+    /// Shared so that callers can use it without holding the `live` lock
+    /// across an await (a reconnect needs the write lock).
+    connection: Arc<Connection>,
     /// Publishing channel, in confirm mode.
     channel: Channel,
 }
@@ -180,30 +194,52 @@ impl Connector {
         Err(last)
     }
 
+    /// Connects to one node, opens the publishing channel and declares the
+    /// topology, all within `CONNECT_TIMEOUT`: a broker that accepts the TCP
+    /// connection but never answers (or blocks us) must not stall the
+    /// reconnect loop.
     async fn connect_to(&self, url: &str) -> Result<Live, BusError> {
         let properties = ConnectionProperties::default()
             .with_connection_name(self.config.connection_name.clone().into());
-        let connection = tokio::time::timeout(
-            Duration::from_secs(10),
-            Connection::connect(url, properties),
-        )
-        .await
-        .map_err(|_| BusError::NotConnected)??;
-        let channel = connection.create_channel().await?;
-        self.topology.declare(&channel).await?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await?;
-        Ok(Live {
-            connection,
-            channel,
-        })
+        let connection =
+            tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect(url, properties))
+                .await
+                .map_err(|_| BusError::NotConnected)??;
+        let connection = Arc::new(connection);
+        let setup = async {
+            let channel = connection.create_channel().await?;
+            self.topology.declare(&channel).await?;
+            channel
+                .confirm_select(ConfirmSelectOptions::default())
+                .await?;
+            Ok::<_, BusError>(channel)
+        };
+        match tokio::time::timeout(CONNECT_TIMEOUT, setup).await {
+            Ok(Ok(channel)) => Ok(Live {
+                connection,
+                channel,
+            }),
+            Ok(Err(e)) => {
+                close_bounded(&connection, 320, "setup failed").await;
+                Err(e)
+            }
+            Err(_) => {
+                close_bounded(&connection, 320, "setup timed out").await;
+                Err(BusError::NotConnected)
+            }
+        }
     }
 
+    /// Takes the live connection out under the write lock and closes it only
+    /// after the guard is gone. (Written as `if let Some(live) =
+    /// self.live.write().await.take()`, edition 2024 keeps the guard alive for
+    /// the whole block, so every publisher waiting on the read lock hung for as
+    /// long as the close did: the whole of a broker alarm.)
     async fn drop_live(&self) {
         self.connected.store(false, Ordering::SeqCst);
-        if let Some(live) = self.live.write().await.take() {
-            let _ = live.connection.close(320, "reconnecting".into()).await;
+        let live = self.live.write().await.take();
+        if let Some(live) = live {
+            close_bounded(&live.connection, 320, "reconnecting").await;
         }
     }
 
@@ -224,6 +260,19 @@ impl Connector {
         self.broken.notify_one();
     }
 
+    /// Whether the broker has blocked the connection (a memory or disk alarm):
+    /// nothing published now is confirmed until the alarm clears.
+    pub fn is_blocked(&self) -> bool {
+        // `try_read`: a reconnect in progress holds the write lock; then
+        // nothing is blocked that a caller could publish on anyway.
+        match self.live.try_read() {
+            Ok(live) => live
+                .as_ref()
+                .is_some_and(|live| live.connection.status().blocked()),
+            Err(_) => false,
+        }
+    }
+
     /// The publishing channel (confirm mode), if connected.
     pub async fn publish_channel(&self) -> Result<Channel, BusError> {
         match &*self.live.read().await {
@@ -232,12 +281,18 @@ impl Connector {
         }
     }
 
-    /// A new channel on the live connection (consumers use one each).
+    /// A new channel on the live connection (consumers use one each). The
+    /// connection is taken out of the lock before the channel is opened, and
+    /// the opening is bounded: a blocked connection never answers it.
     pub async fn open_channel(&self) -> Result<Channel, BusError> {
-        match &*self.live.read().await {
-            Some(live) if self.is_connected() => Ok(live.connection.create_channel().await?),
-            _ => Err(BusError::NotConnected),
-        }
+        let connection = match &*self.live.read().await {
+            Some(live) if self.is_connected() => live.connection.clone(),
+            _ => return Err(BusError::NotConnected),
+        };
+        tokio::time::timeout(OPEN_CHANNEL_TIMEOUT, connection.create_channel())
+            .await
+            .map_err(|_| BusError::NotConnected)?
+            .map_err(BusError::from)
     }
 
     /// Waits until connected, up to `timeout`.
@@ -255,11 +310,29 @@ impl Connector {
         true
     }
 
+    /// Closes the connection cleanly, each step bounded (see `drop_live`).
     pub async fn close(&self) {
         self.connected.store(false, Ordering::SeqCst);
-        if let Some(live) = self.live.write().await.take() {
-            let _ = live.channel.close(200, "shutdown".into()).await;
-            let _ = live.connection.close(200, "shutdown".into()).await;
+        let live = self.live.write().await.take();
+        if let Some(live) = live {
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, live.channel.close(200, "shutdown".into()))
+                .await;
+            close_bounded(&live.connection, 200, "shutdown").await;
+        }
+    }
+}
+
+/// Closes `connection`, giving up after `CLOSE_TIMEOUT`; the caller drops it
+/// then, which ends lapin's I/O for it.
+async fn close_bounded(connection: &Connection, code: u16, reason: &str) {
+    match tokio::time::timeout(CLOSE_TIMEOUT, connection.close(code, reason.into())).await {
+        Ok(_) => {}
+        Err(_) => {
+            metrics::counter!("amqp_close_timeouts_total").increment(1);
+            tracing::warn!(
+                timeout = ?CLOSE_TIMEOUT,
+                "closing the AMQP connection timed out (blocked by the broker?); dropping it"
+            );
         }
     }
 }

@@ -91,14 +91,27 @@ impl Publisher {
         metrics::histogram!("amqp_publish_seconds").record(started.elapsed().as_secs_f64());
         if let Err(e) = &result {
             metrics::counter!("amqp_publish_failures_total", "reason" => e.label()).increment(1);
-            if matches!(e, BusError::Amqp(_) | BusError::ConfirmTimeout(_)) {
+            // A connection the broker blocked (memory or disk alarm) is not
+            // broken: a new one would be blocked at its first publish too, and
+            // reconnecting every few seconds for the whole alarm helps nobody.
+            let blocked = self.connector.is_blocked();
+            if matches!(e, BusError::Amqp(_) | BusError::ConfirmTimeout(_)) && !blocked {
                 self.connector.mark_broken();
             }
         }
         result
     }
 
+    /// Publishes and waits for the confirms, the whole within `confirm_timeout`:
+    /// on a blocked connection lapin holds the frames back, so even
+    /// `basic_publish` itself may not return until the alarm clears.
     async fn publish_raw_inner(&self, messages: Vec<RawOutgoing>) -> Result<(), BusError> {
+        tokio::time::timeout(self.confirm_timeout, self.publish_and_confirm(messages))
+            .await
+            .map_err(|_| BusError::ConfirmTimeout(self.confirm_timeout))?
+    }
+
+    async fn publish_and_confirm(&self, messages: Vec<RawOutgoing>) -> Result<(), BusError> {
         let channel = self.connector.publish_channel().await?;
         let mut confirms = Vec::with_capacity(messages.len());
         for message in messages {
@@ -116,10 +129,7 @@ impl Publisher {
                 .await?;
             confirms.push(confirm);
         }
-        let all = futures::future::join_all(confirms);
-        let results = tokio::time::timeout(self.confirm_timeout, all)
-            .await
-            .map_err(|_| BusError::ConfirmTimeout(self.confirm_timeout))?;
+        let results = futures::future::join_all(confirms).await;
         for result in results {
             match result? {
                 Confirmation::Ack(None) => {}

@@ -192,6 +192,74 @@ pub struct ReceiverArgs {
     /// Bearer token of the admin API (/admin/…); without it the admin API is off.
     #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// Seconds a request's head (request line and headers) may take to arrive;
+    /// also bounds how long a keep-alive connection waits for its next request.
+    #[arg(long, env = "HTTP_HEADER_READ_TIMEOUT_SECS", default_value_t = 10.0)]
+    pub http_header_read_timeout_secs: f64,
+    /// Seconds a request body may take to arrive in full (then 408).
+    #[arg(long, env = "HTTP_BODY_READ_TIMEOUT_SECS", default_value_t = 15.0)]
+    pub http_body_read_timeout_secs: f64,
+    /// Seconds a keep-alive connection may stay idle between requests.
+    #[arg(long, env = "HTTP_IDLE_TIMEOUT_SECS", default_value_t = 5.0)]
+    pub http_idle_timeout_secs: f64,
+    /// Connections open at once; further ones wait in the listen backlog
+    /// (lowered to fit the open files limit).
+    #[arg(long, env = "HTTP_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub http_max_connections: usize,
+    /// Webhooks publishing at once (once read and verified); beyond it, 503
+    /// with Retry-After.
+    #[arg(long, env = "HTTP_MAX_CONCURRENT_REQUESTS", default_value_t = 512)]
+    pub http_max_concurrent_requests: usize,
+    /// Seconds a whole request (body and handling) may take (then 503).
+    #[arg(long, env = "HTTP_REQUEST_TIMEOUT_SECS", default_value_t = 30.0)]
+    pub http_request_timeout_secs: f64,
+    /// An oversized body is read and discarded up to this many bytes before
+    /// the 413, so that the client reads the answer instead of a reset.
+    #[arg(long, env = "HTTP_DRAIN_MAX_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub http_drain_max_bytes: usize,
+    /// Seconds within which a webhook is answered once its body is read: 503
+    /// with Retry-After when RabbitMQ has not confirmed it by then.
+    #[arg(long, env = "WEBHOOK_DEADLINE_SECS", default_value_t = 10.0)]
+    pub webhook_deadline_secs: f64,
+}
+
+impl ReceiverArgs {
+    /// The HTTP server's limits, checked.
+    pub fn http_limits(&self) -> anyhow::Result<hris_receiver::HttpLimits> {
+        let secs = |name: &str, value: f64| {
+            anyhow::ensure!(
+                value.is_finite() && value > 0.0,
+                "{name}: a positive number of seconds"
+            );
+            Ok(std::time::Duration::from_secs_f64(value))
+        };
+        anyhow::ensure!(
+            self.http_max_connections > 0 && self.http_max_concurrent_requests > 0,
+            "HTTP_MAX_CONNECTIONS and HTTP_MAX_CONCURRENT_REQUESTS must be positive"
+        );
+        let limits = hris_receiver::HttpLimits {
+            header_read_timeout: secs(
+                "HTTP_HEADER_READ_TIMEOUT_SECS",
+                self.http_header_read_timeout_secs,
+            )?,
+            body_read_timeout: secs(
+                "HTTP_BODY_READ_TIMEOUT_SECS",
+                self.http_body_read_timeout_secs,
+            )?,
+            idle_timeout: secs("HTTP_IDLE_TIMEOUT_SECS", self.http_idle_timeout_secs)?,
+            max_connections: self.http_max_connections,
+            max_concurrent_requests: self.http_max_concurrent_requests,
+            webhook_deadline: secs("WEBHOOK_DEADLINE_SECS", self.webhook_deadline_secs)?,
+            request_timeout: secs("HTTP_REQUEST_TIMEOUT_SECS", self.http_request_timeout_secs)?,
+            drain_max_bytes: self.http_drain_max_bytes,
+        };
+        if limits.request_timeout < limits.body_read_timeout + limits.webhook_deadline {
+            tracing::warn!(
+                "HTTP_REQUEST_TIMEOUT_SECS is shorter than HTTP_BODY_READ_TIMEOUT_SECS + WEBHOOK_DEADLINE_SECS: slow webhooks are cut off before their own deadlines"
+            );
+        }
+        Ok(limits)
+    }
 }
 
 #[derive(Args, Clone, Debug)]

@@ -63,7 +63,7 @@ impl DecodeError {
             } else {
                 path
             },
-            detail: redact(&e.to_string()),
+            detail: message_of(e),
             line: e.line(),
             column: e.column(),
         }
@@ -82,70 +82,99 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     Ok(value)
 }
 
-/// serde's message without any value it quotes: keeps the kind of the
-/// unexpected value (`string`, `integer`, `map`, …) and what was expected,
-/// which come from our types, never from the data.
-pub fn redact(message: &str) -> String {
-    // serde_json appends " at line L column C"; the position is kept apart.
-    let message = message
-        .rfind(" at line ")
-        .map_or(message, |at| &message[..at]);
-    for prefix in ["invalid type: ", "invalid value: "] {
-        if let Some(rest) = message.strip_prefix(prefix) {
-            let (unexpected, expected) = match rest.rfind(", expected ") {
-                Some(at) => (&rest[..at], &rest[at + ", expected ".len()..]),
-                None => (rest, "something else"),
-            };
-            let kind = unexpected
-                .split([' ', '`', '"'])
-                .next()
-                .filter(|w| w.chars().all(|c| c.is_ascii_alphabetic()) && !w.is_empty())
-                .unwrap_or("value");
-            return format!("{prefix}{kind}, expected {}", strip_quoted(expected));
-        }
-    }
-    if message.starts_with("unknown variant") {
-        return "unknown variant".to_owned();
-    }
-    if message.starts_with("missing field")
-        || message.starts_with("duplicate field")
-        || message.starts_with("invalid length")
-        || message.starts_with("unknown field")
-    {
-        // Field names are our schema's; lengths are counts.
-        return message.to_owned();
-    }
-    // Syntax errors ("expected value", "EOF while parsing a string",
-    // "lone leading surrogate in hex escape", …) quote nothing.
-    if message.chars().any(|c| c == '"' || c == '`') {
-        return strip_quoted(message);
-    }
-    message.to_owned()
+/// The words serde uses for the kind of an unexpected value (`Unexpected`'s
+/// `Display`): only these survive from the part that describes the input.
+const KINDS: &[&str] = &[
+    "boolean", "integer", "floating", "char", "string", "byte", "unit", "option", "newtype",
+    "sequence", "map", "enum", "null",
+];
+
+/// A serde_json error's text, with its position, without any value taken
+/// from the input (for answers and logs that show a parse error as text).
+pub fn describe_serde(e: &serde_json::Error) -> String {
+    let position = if e.line() > 0 {
+        format!(" at line {} column {}", e.line(), e.column())
+    } else {
+        String::new()
+    };
+    format!("{}{position}", message_of(e))
 }
 
-/// Replaces every `"…"` or `` `…` `` run (escapes honoured) with `…`.
-fn strip_quoted(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '"' || c == '`' {
-            let close = c;
-            let mut escaped = false;
-            for inner in chars.by_ref() {
-                if escaped {
-                    escaped = false;
-                } else if inner == '\\' {
-                    escaped = true;
-                } else if inner == close {
-                    break;
-                }
-            }
-            out.push('…');
-        } else {
-            out.push(c);
+/// The error's message without its position and without input values.
+fn message_of(e: &serde_json::Error) -> String {
+    match e.classify() {
+        Category::Io => "input could not be read".to_owned(),
+        Category::Eof => "unexpected end of input".to_owned(),
+        // serde_json's syntax errors are fixed texts ("expected value",
+        // "trailing characters", …) that never quote the input.
+        Category::Syntax => {
+            let text = e.to_string();
+            let text = text.split(" at line ").next().unwrap_or("syntax error");
+            format!("syntax error: {text}")
+        }
+        Category::Data => redact(&e.to_string()),
+    }
+}
+
+/// Keeps the shape of a data error's message and drops the input's part:
+/// the kind of the unexpected value and what was expected (from our types),
+/// field names only when they are our schema's (`missing field`).
+pub fn redact(full: &str) -> String {
+    // serde_json appends the position itself; it is kept apart.
+    let message = match full.rfind(" at line ") {
+        Some(at) => &full[..at],
+        None => full,
+    };
+    // "missing field `x`" and "duplicate field `x`" name a field of our schema.
+    for prefix in ["missing field `", "duplicate field `"] {
+        if let Some(rest) = message.strip_prefix(prefix)
+            && let Some(end) = rest.find('`')
+            && is_identifier(&rest[..end])
+        {
+            return format!("{prefix}{}`", &rest[..end]);
         }
     }
-    out
+    // The text after the last ", expected " comes from our schema's types.
+    let expected = message
+        .rfind(", expected ")
+        .map(|at| &message[at + ", expected ".len()..])
+        .filter(|e| !e.contains('"'));
+    let head = |what: &str| match expected {
+        Some(expected) => format!("{what}, expected {expected}"),
+        None => what.to_owned(),
+    };
+    for (prefix, what) in [
+        ("invalid type: ", "invalid type"),
+        ("invalid value: ", "invalid value"),
+    ] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            let kind = rest.split([' ', ',']).next().unwrap_or("");
+            return match KINDS.contains(&kind) {
+                true => head(&format!("{what}: {kind}")),
+                false => head(what),
+            };
+        }
+    }
+    // An unknown field or variant is named by the input: only say which.
+    for (prefix, what) in [
+        ("unknown variant", "unknown variant"),
+        ("unknown field", "unknown field"),
+        ("invalid length", "invalid length"),
+    ] {
+        if message.starts_with(prefix) {
+            return head(what);
+        }
+    }
+    // Anything else (a custom message from a type's own parser, such as a
+    // date's) may quote the input: say only that it did not fit.
+    "does not match the expected schema".to_owned()
+}
+
+fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// One page of a listing, each record decoded on its own: a record that does

@@ -5,17 +5,26 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use bytes::Bytes;
 use hris_kombo::envelope::CreateLinkRequest;
 use hris_store::{DeadLetterFilter, StoreError};
 use hris_worker::WorkerContext;
 use hris_worker::import::ImportError;
+
+use crate::body::read_bounded;
 use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+
+/// An unauthenticated request's body is read and dropped up to this size and
+/// time before the 401 (see `require_token`).
+const DRAIN_MAX_BYTES: usize = 8 * 1024 * 1024;
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub struct Admin {
     /// SHA-256 of the token: comparing digests keeps the comparison from
@@ -45,13 +54,44 @@ impl Admin {
     }
 }
 
+/// Every route checks the token in a route layer, which runs before any of the
+/// handler's extractors: an unauthenticated caller learns nothing from how its
+/// body or path is parsed (no 413 or 400 before the 401), and its body is
+/// never read.
 pub fn router(admin: Arc<Admin>) -> Router {
     Router::new()
         .route("/admin/tenants/{id}/import-all", post(import_all))
         .route("/admin/tenants/{id}/status", get(status))
         .route("/admin/tenants/{id}/connect", post(connect))
         .route("/admin/tenants/{id}/held/{decision}", post(decide))
+        .route_layer(middleware::from_fn_with_state(admin.clone(), require_token))
         .with_state(admin)
+}
+
+async fn require_token(State(admin): State<Arc<Admin>>, request: Request, next: Next) -> Response {
+    if !admin.authorised(request.headers()) {
+        // The body is discarded unparsed, up to a cap: a client still sending
+        // would otherwise see a connection reset instead of the 401.
+        let declared = request
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let body = request.into_body();
+        let _ = read_bounded(body, declared, 0, DRAIN_MAX_BYTES, DRAIN_TIMEOUT).await;
+        let mut response = error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorised",
+            "a valid bearer ADMIN_TOKEN is required",
+        );
+        // Nothing more from this client on this connection.
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+        return response;
+    }
+    next.run(request).await
 }
 
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -78,24 +118,7 @@ fn store_error(e: &StoreError) -> Response {
     }
 }
 
-macro_rules! authorise {
-    ($admin:expr, $headers:expr) => {
-        if !$admin.authorised(&$headers) {
-            return error(
-                StatusCode::UNAUTHORIZED,
-                "unauthorised",
-                "a valid bearer ADMIN_TOKEN is required",
-            );
-        }
-    };
-}
-
-async fn import_all(
-    State(admin): State<Arc<Admin>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    authorise!(admin, headers);
+async fn import_all(State(admin): State<Arc<Admin>>, Path(id): Path<String>) -> Response {
     let tenant = match admin.ctx.store.tenant(&id).await {
         Ok(t) => t,
         Err(e) => return store_error(&e),
@@ -115,12 +138,7 @@ async fn import_all(
     }
 }
 
-async fn status(
-    State(admin): State<Arc<Admin>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    authorise!(admin, headers);
+async fn status(State(admin): State<Arc<Admin>>, Path(id): Path<String>) -> Response {
     let store = &admin.ctx.store;
     let tenant = match store.tenant(&id).await {
         Ok(t) => t,
@@ -153,16 +171,22 @@ struct ConnectRequest {
     admin_email: String,
 }
 
-async fn connect(
-    State(admin): State<Arc<Admin>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    axum::Json(body): axum::Json<ConnectRequest>,
-) -> Response {
-    authorise!(admin, headers);
+async fn connect(State(admin): State<Arc<Admin>>, Path(id): Path<String>, body: Bytes) -> Response {
     let tenant = match admin.ctx.store.tenant(&id).await {
         Ok(t) => t,
         Err(e) => return store_error(&e),
+    };
+    // Parsed by hand: axum's JSON rejection quotes the offending value (the
+    // admin's email, say) in its answer.
+    let body: ConnectRequest = match serde_json::from_slice(&body) {
+        Ok(body) => body,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                crate::redact::serde_error(&e),
+            );
+        }
     };
     let request = CreateLinkRequest {
         end_user_email: body.admin_email,
@@ -180,15 +204,18 @@ async fn connect(
 
 async fn decide(
     State(admin): State<Arc<Admin>>,
-    headers: HeaderMap,
     Path((id, decision)): Path<(String, String)>,
 ) -> Response {
-    authorise!(admin, headers);
     let approve = match decision.as_str() {
         "approve" => true,
         "reject" => false,
         _ => return error(StatusCode::NOT_FOUND, "not_found", "approve or reject"),
     };
+    // Deciding "nothing held" for a tenant that does not exist is a 404, not
+    // a 200 that lets a typo pass for a decision.
+    if let Err(e) = admin.ctx.store.tenant(&id).await {
+        return store_error(&e);
+    }
     match admin.ctx.store.decide_held(&id, approve, "admin-api").await {
         Ok(n) => axum::Json(json!({ "decided": n, "approved": approve })).into_response(),
         Err(e) => store_error(&e),

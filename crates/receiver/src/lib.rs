@@ -5,6 +5,11 @@
 
 pub mod admin;
 pub mod app;
+pub mod body;
+pub mod nofile;
+pub mod redact;
 pub mod routing;
+pub mod server;
 
-pub use app::{AppState, ReceiverConfig, router, serve};
+pub use app::{AppState, ReceiverConfig, router, router_with, serve, serve_with};
+pub use server::HttpLimits;

@@ -17,6 +17,8 @@ pub async fn run(role: RoleArgs, args: ReceiverArgs, tick_secs: f64) -> anyhow::
         !secrets.is_empty(),
         "KOMBO_WEBHOOK_SECRETS is empty: every webhook would be refused"
     );
+    let mut limits = args.http_limits()?;
+    limits.fit_to_open_files(hris_receiver::nofile::raise_open_files_limit());
     let listener = tokio::net::TcpListener::bind(&args.http_addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.http_addr))?;
@@ -48,8 +50,10 @@ pub async fn run(role: RoleArgs, args: ReceiverArgs, tick_secs: f64) -> anyhow::
     tracing::info!(addr = %listener.local_addr()?, "hris-sync all: receiver, workers and scheduler running");
     let http_stop = running.stop.clone();
     let http = tokio::spawn(async move {
-        let _ =
-            hris_receiver::serve(listener, state, async move { http_stop.cancelled().await }).await;
+        let _ = hris_receiver::serve_with(listener, state, limits, async move {
+            http_stop.cancelled().await
+        })
+        .await;
     });
     running.until_signal(vec![http, workers, scheduler]).await;
     Ok(())

@@ -43,6 +43,8 @@ pub async fn run(amqp: AmqpArgs, args: ReceiverArgs, kombo: KomboArgs) -> anyhow
         !secrets.is_empty(),
         "KOMBO_WEBHOOK_SECRETS is empty: every webhook would be refused"
     );
+    let mut limits = args.http_limits()?;
+    limits.fit_to_open_files(hris_receiver::nofile::raise_open_files_limit());
     let listener = tokio::net::TcpListener::bind(&args.http_addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.http_addr))?;
@@ -62,8 +64,8 @@ pub async fn run(amqp: AmqpArgs, args: ReceiverArgs, kombo: KomboArgs) -> anyhow
         metrics: hris_telemetry::metrics_handle(),
         admin,
     });
-    tracing::info!(addr = %listener.local_addr()?, "receiver listening");
-    hris_receiver::serve(listener, state, hris_telemetry::shutdown_signal()).await?;
+    tracing::info!(addr = %listener.local_addr()?, max_connections = limits.max_connections, "receiver listening");
+    hris_receiver::serve_with(listener, state, limits, hris_telemetry::shutdown_signal()).await?;
     // In-flight requests are done: close the broker connection cleanly.
     shutdown.cancel();
     let _ = connection_task.await;
