@@ -53,6 +53,18 @@ pub fn amqp_prefix() -> String {
     unique_name("t")
 }
 
+/// `url` with its database replaced by `name`, its parameters (`sslmode`, …) kept.
+pub fn database_url_for(url: &str, name: &str) -> anyhow::Result<String> {
+    let (path, query) = match url.split_once('?') {
+        Some((path, query)) => (path, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    match path.rsplit_once('/') {
+        Some((base, _)) => Ok(format!("{base}/{name}{query}")),
+        None => anyhow::bail!("TEST_DATABASE_URL has no database part"),
+    }
+}
+
 /// A fresh, empty database, dropped when the value is dropped.
 pub struct TestDb {
     pub name: String,
@@ -63,29 +75,26 @@ impl TestDb {
     pub async fn create() -> anyhow::Result<Self> {
         let name = unique_name("hris_test");
         let admin = admin_database_url();
-        let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await?;
-        let driver = tokio::spawn(conn);
+        let (client, driver) = hris_store::connect_one(&admin, "hris-sync tests").await?;
         client
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .await?;
         drop(client);
         let _ = driver.await;
-        let url = match admin.rsplit_once('/') {
-            Some((base, _)) => format!("{base}/{name}"),
-            None => anyhow::bail!("TEST_DATABASE_URL has no database part"),
-        };
+        let url = database_url_for(&admin, &name)?;
         Ok(Self { name, url })
     }
 
     /// A fresh database with the schema applied.
     pub async fn migrated() -> anyhow::Result<Self> {
         let db = Self::create().await?;
-        hris_store::migrate(&db.url).await?;
+        hris_store::migrate(&db.url, "hris-sync tests").await?;
         Ok(db)
     }
 
     pub fn store(&self) -> hris_store::Store {
-        hris_store::connect(&self.url, 8).unwrap_or_else(|e| panic!("pool for {}: {e}", self.name))
+        hris_store::connect(&self.url, 8, "hris-sync tests")
+            .unwrap_or_else(|e| panic!("pool for {}: {e}", self.name))
     }
 }
 
@@ -96,10 +105,9 @@ impl Drop for TestDb {
         }
         let name = self.name.clone();
         run_detached(async move {
-            if let Ok((client, conn)) =
-                tokio_postgres::connect(&admin_database_url(), tokio_postgres::NoTls).await
+            if let Ok((client, _driver)) =
+                hris_store::connect_one(&admin_database_url(), "hris-sync tests").await
             {
-                tokio::spawn(conn);
                 let _ = client
                     .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                     .await;

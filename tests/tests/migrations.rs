@@ -5,10 +5,14 @@ use hris_e2e::TestDb;
 #[tokio::test]
 async fn migrate_twice_applies_once() {
     let db = TestDb::create().await.expect("db");
-    let first = hris_store::migrate(&db.url).await.expect("first migrate");
+    let first = hris_store::migrate(&db.url, "test")
+        .await
+        .expect("first migrate");
     assert!(first >= 1);
     assert_eq!(
-        hris_store::migrate(&db.url).await.expect("second migrate"),
+        hris_store::migrate(&db.url, "test")
+            .await
+            .expect("second migrate"),
         0
     );
 }
@@ -16,14 +20,15 @@ async fn migrate_twice_applies_once() {
 #[tokio::test]
 async fn concurrent_migrations_do_not_collide() {
     let db = TestDb::create().await.expect("db");
-    let runs = futures::future::join_all((0..4).map(|_| hris_store::migrate(&db.url))).await;
+    let runs =
+        futures::future::join_all((0..4).map(|_| hris_store::migrate(&db.url, "test"))).await;
     let applied: usize = runs
         .into_iter()
         .map(|r| r.expect("every concurrent migrate succeeds"))
         .sum();
     assert_eq!(
         applied,
-        hris_store::migrate(&db.url)
+        hris_store::migrate(&db.url, "test")
             .await
             .map(|_| applied)
             .expect("again")

@@ -45,8 +45,8 @@ impl Env {
             .map(|(b, _)| b)
             .unwrap_or(admin_url);
         let database_url = format!("{base}/{db_name}");
-        hris_store::migrate(&database_url).await?;
-        let store = hris_store::connect(&database_url, 16)?;
+        hris_store::migrate(&database_url, "hris-sync bench").await?;
+        let store = hris_store::connect(&database_url, 16, "hris-sync bench")?;
         let prefix = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let stop = CancellationToken::new();
         let connector = Connector::new(AmqpConfig::new(amqp_url, "bench"), Topology::new(&prefix));

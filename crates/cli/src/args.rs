@@ -4,7 +4,11 @@ use clap::{Args, Subcommand};
 
 #[derive(Args, Clone, Debug)]
 pub struct DatabaseArgs {
-    /// PostgreSQL, e.g. postgres://postgres@127.0.0.1:5432/hris_sync
+    /// PostgreSQL, e.g. postgres://postgres@127.0.0.1:5432/hris_sync?sslmode=verify-full.
+    /// sslmode: disable, prefer (the default), require (encrypted, certificate not
+    /// checked), verify-ca (chain checked), verify-full (chain and host name);
+    /// sslrootcert=/path/ca.pem (PEM) for the verifying modes, else the system's roots.
+    /// application_name defaults to "hris-sync ROLE".
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: String,
     /// Connections in this process's pool.
@@ -13,12 +17,25 @@ pub struct DatabaseArgs {
 }
 
 impl DatabaseArgs {
+    /// The pool of a one-shot CLI command (`application_name` "hris-sync cli").
     pub fn store(&self) -> anyhow::Result<hris_store::Store> {
+        self.store_for("cli")
+    }
+
+    /// The pool of a role: `application_name` "hris-sync ROLE" (e.g. "hris-sync
+    /// worker employees"), so `pg_stat_activity` tells the roles apart.
+    pub fn store_for(&self, role: &str) -> anyhow::Result<hris_store::Store> {
         Ok(hris_store::connect(
             &self.database_url,
             self.database_pool_size,
+            &application_name(role),
         )?)
     }
+}
+
+/// `application_name` of a role's connections, unless DATABASE_URL sets one.
+pub fn application_name(role: &str) -> String {
+    format!("hris-sync {role}")
 }
 
 #[derive(Subcommand, Debug)]

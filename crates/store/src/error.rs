@@ -8,9 +8,25 @@ use tokio_postgres::error::SqlState;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database pool: {0}")]
-    Pool(#[from] deadpool_postgres::PoolError),
+    Pool(deadpool_postgres::PoolError),
     #[error("database: {}", describe(.0))]
-    Db(#[from] tokio_postgres::Error),
+    Db(tokio_postgres::Error),
+    /// `sslmode=verify-full` and the server's certificate does not name the host
+    /// in `DATABASE_URL`.
+    #[error(
+        "TLS to PostgreSQL: the server's certificate is not valid for host name {host:?} \
+         (it is for {}); connect by a name the certificate lists, or use sslmode=verify-ca \
+         to check the chain only",
+        if presented.is_empty() { "no name".to_owned() } else { presented.join(", ") }
+    )]
+    TlsHostMismatch {
+        host: String,
+        presented: Vec<String>,
+    },
+    /// Any other TLS failure: an untrusted chain, an expired certificate, a
+    /// server without TLS under `require`.
+    #[error("TLS to PostgreSQL: {0}")]
+    Tls(String),
     #[error("migration failed: {0}")]
     Migration(#[from] refinery::Error),
     #[error("invalid database configuration: {0}")]
@@ -26,13 +42,31 @@ pub enum StoreError {
     Invalid(String),
 }
 
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        crate::tls::classify(&e).unwrap_or(StoreError::Pool(e))
+    }
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        crate::tls::classify(&e).unwrap_or(StoreError::Db(e))
+    }
+}
+
 impl StoreError {
     /// Whether the same call may succeed later: lost connections, a database
     /// restarting, serialization failures and deadlocks are blips; constraint
     /// violations and bad values are not.
     pub fn is_retryable(&self) -> bool {
         match self {
-            StoreError::Pool(_) | StoreError::LeaseLost => true,
+            // A TLS failure is a deployment problem (a certificate, a URL), like a
+            // refused password is: the message that met it is fine, so it waits in
+            // the delay queues for the fix instead of being dead-lettered as bad.
+            StoreError::Pool(_)
+            | StoreError::LeaseLost
+            | StoreError::TlsHostMismatch { .. }
+            | StoreError::Tls(_) => true,
             StoreError::Db(e) => {
                 if e.is_closed() {
                     return true;

@@ -3,6 +3,7 @@
 
 pub mod absences;
 pub mod apply;
+pub mod database_url;
 pub mod dead_letters;
 pub mod error;
 pub mod explain;
@@ -19,9 +20,11 @@ pub mod runs;
 pub mod schedule;
 pub mod sync_state;
 pub mod tenants;
+pub mod tls;
 pub mod users;
 
 pub use apply::{ApplyContext, PageStats};
+pub use database_url::SslMode;
 pub use dead_letters::{DeadLetter, DeadLetterFilter, DeadLetterGroup, NewDeadLetter};
 pub use error::StoreError;
 pub use hris_mapping::plan::{UserPlan, UserWrite};
@@ -29,7 +32,7 @@ pub use hris_types::{IntegrationState, RunStatus};
 pub use integrations::Link;
 pub use lifecycle::HeldChange;
 pub use migrate::migrate;
-pub use pool::{Store, connect};
+pub use pool::{Store, connect, connect_one};
 pub use record_issues::{NewRecordIssue, RecordIssue, Severity, Stage};
 pub use schedule::DueTenant;
 pub use sync_state::{Claim, FetchKind, FetchStatus, Lease, Orphan};

@@ -3,29 +3,20 @@
 //! Several processes may start at once (every pod's init step, say): a session
 //! advisory lock makes them take turns, and the second finds nothing to do.
 
-use std::str::FromStr;
-
-use tokio_postgres::NoTls;
-
 use crate::StoreError;
 
 mod embedded {
     refinery::embed_migrations!("../../migrations");
 }
 
-/// Arbitrary but fixed: the key of the migration advisory lock.
-const MIGRATION_LOCK_KEY: i64 = 0x6872_6973_5f6d_6967; // "hris_mig"
+/// Arbitrary but fixed: the key of the migration advisory lock (public so a test
+/// can hold it and watch a waiting `migrate`).
+pub const MIGRATION_LOCK_KEY: i64 = 0x6872_6973_5f6d_6967; // "hris_mig"
 
-/// Applies pending migrations; returns how many were applied.
-pub async fn migrate(database_url: &str) -> Result<usize, StoreError> {
-    let config = tokio_postgres::Config::from_str(database_url)
-        .map_err(|e| StoreError::Config(format!("DATABASE_URL: {e}")))?;
-    let (mut client, connection) = config.connect(NoTls).await?;
-    let driver = tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::warn!(error = %e, "migration connection ended with an error");
-        }
-    });
+/// Applies pending migrations; returns how many were applied. `sslmode` and
+/// `application_name` are handled as by [`crate::connect`].
+pub async fn migrate(database_url: &str, application_name: &str) -> Result<usize, StoreError> {
+    let (mut client, driver) = crate::pool::connect_one(database_url, application_name).await?;
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
         .await?;

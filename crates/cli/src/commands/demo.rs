@@ -48,8 +48,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     step("database", &format!("fresh {}", redact(&args.database_url)));
     recreate_database(&args.database_url).await?;
-    hris_store::migrate(&args.database_url).await?;
-    let store = hris_store::connect(&args.database_url, 16)?;
+    hris_store::migrate(&args.database_url, "hris-sync demo").await?;
+    let store = hris_store::connect(&args.database_url, 16, "hris-sync demo")?;
 
     let stop = CancellationToken::new();
     let prefix = format!("demo-{}", std::process::id());
@@ -368,16 +368,19 @@ async fn recreate_database(url: &str) -> anyhow::Result<()> {
     let (base, name) = url
         .rsplit_once('/')
         .context("DEMO_DATABASE_URL has no database name")?;
-    let name = name.split('?').next().unwrap_or(name);
+    let (name, query) = match name.split_once('?') {
+        Some((name, query)) => (name, format!("?{query}")),
+        None => (name, String::new()),
+    };
     anyhow::ensure!(
         !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
         "demo database name {name:?}: letters, digits and _ only"
     );
-    let (client, conn) =
-        tokio_postgres::connect(&format!("{base}/postgres"), tokio_postgres::NoTls)
+    // Same sslmode as the demo's own connections.
+    let (client, driver) =
+        hris_store::connect_one(&format!("{base}/postgres{query}"), "hris-sync demo")
             .await
             .context("cannot reach PostgreSQL (scripts/services starts it)")?;
-    let driver = tokio::spawn(conn);
     client
         .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         .await?;

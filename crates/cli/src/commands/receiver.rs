@@ -28,7 +28,7 @@ pub fn admin(
         database_pool_size: 4,
     };
     let ctx = hris_worker::WorkerContext {
-        store: db.store()?,
+        store: db.store_for("receiver admin")?,
         kombo: kombo.client()?,
         // The receiver's own connection: one per process.
         publisher: Publisher::new(connector.clone()),

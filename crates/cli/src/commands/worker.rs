@@ -53,7 +53,7 @@ pub fn setup(role_args: &RoleArgs, role: &str) -> anyhow::Result<WorkerSetup> {
     settings.fetch_deadline = Duration::from_secs(args.fetch_deadline_secs);
     settings.watermark_overlap = Duration::from_secs(args.watermark_overlap_secs);
     let ctx = WorkerContext {
-        store: db.store()?,
+        store: db.store_for(role)?,
         kombo: kombo.client()?,
         publisher: Publisher::new(connector.clone()),
         settings,
