@@ -174,6 +174,34 @@ mod tests {
     }
 
     #[test]
+    fn a_malformed_body_is_permanent_a_cut_off_or_foreign_one_is_not() {
+        let decode = |body: &[u8]| {
+            let error = crate::decode::decode::<crate::envelope::ErrorEnvelope>(body)
+                .expect_err("not an envelope");
+            KomboError::Decode {
+                context: "test",
+                error,
+            }
+            .class()
+        };
+        let retry = ErrorClass::Retryable { retry_after: None };
+        // JSON of the wrong shape comes back the same on every retry.
+        assert_eq!(
+            decode(br#"{"status": 1, "error": []}"#),
+            ErrorClass::Permanent
+        );
+        // Cut off in transit, or a proxy's HTML page: a retry may get it whole.
+        assert_eq!(decode(br#"{"status": "error", "err"#), retry);
+        assert_eq!(decode(b"<html>bad gateway</html>"), retry);
+        // A cursor loop or a runaway listing never heals by retrying.
+        let looped = KomboError::CursorLoop {
+            endpoint: "/hris/employees",
+            pages: 2,
+        };
+        assert_eq!(looped.class(), ErrorClass::Permanent);
+    }
+
+    #[test]
     fn bare_gateway_errors_are_retryable_and_keep_retry_after() {
         let after = Some(Duration::from_secs(7));
         for status in [502, 503, 504, 429] {
