@@ -22,6 +22,14 @@ async fn issues(stack: &Stack, tenant: &str, all: bool) -> anyhow::Result<Vec<Va
     Ok(out.as_array().cloned().unwrap_or_default())
 }
 
+/// Starts every worker once Kombo serves `faults` for the integration.
+async fn with_faults(stack: &mut Stack, integration: &str, faults: Value) -> anyhow::Result<()> {
+    stack.sim.set_faults(integration, faults).await?;
+    stack
+        .spawn_worker(&Entity::ALL, Duration::from_secs(10))
+        .await
+}
+
 async fn pending_dead_letters(stack: &Stack) -> anyhow::Result<usize> {
     Ok(stack.inspector.dead_letters().await?.len())
 }
@@ -45,13 +53,7 @@ async fn bad_records_are_set_aside_and_the_rest_of_the_tenant_converges() -> any
         targets[3].clone(): { "last_name": r#""Smith\ud800""# },
         targets[4].clone(): { "work_email": huge_email },
     });
-    stack
-        .sim
-        .set_faults(&acme, json!({ "corrupt": corrupt }))
-        .await?;
-    stack
-        .spawn_worker(&Entity::ALL, Duration::from_secs(10))
-        .await?;
+    with_faults(&mut stack, &acme, json!({ "corrupt": corrupt })).await?;
 
     let started = Instant::now();
     stack.request_sync("acme", FetchKind::Full).await?;
@@ -308,13 +310,7 @@ async fn a_value_the_database_refuses_sets_aside_only_its_record() -> anyhow::Re
 async fn a_cursor_that_repeats_ends_the_listing_once_and_visibly() -> anyhow::Result<()> {
     let mut stack = Stack::start().await?;
     let acme = stack.tenant("acme", 600, 134).await?;
-    stack
-        .sim
-        .set_faults(&acme, json!({ "cursor_loop": true }))
-        .await?;
-    stack
-        .spawn_worker(&Entity::ALL, Duration::from_secs(10))
-        .await?;
+    with_faults(&mut stack, &acme, json!({ "cursor_loop": true })).await?;
     let started = Instant::now();
     stack.request_sync("acme", FetchKind::Full).await?;
     stack.settle(Duration::from_secs(60)).await?;
@@ -365,14 +361,8 @@ async fn a_listing_past_its_deadline_ends_and_is_retried() -> anyhow::Result<()>
     let acme = stack.tenant("acme", 300, 135).await?;
     // Every page takes 2 s and a fetch may take 3 s: the two pages of
     // employees cannot both be read.
-    stack
-        .sim
-        .set_faults(&acme, json!({ "slow_ms": 2000 }))
-        .await?;
     stack.fetch_deadline = Duration::from_secs(3);
-    stack
-        .spawn_worker(&Entity::ALL, Duration::from_secs(3))
-        .await?;
+    with_faults(&mut stack, &acme, json!({ "slow_ms": 2000 })).await?;
     stack.request_sync("acme", FetchKind::Full).await?;
     eventually("the fetch fails at its deadline", Duration::from_secs(20), || async {
         Ok(stack
