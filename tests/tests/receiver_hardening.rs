@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use hris_bus::{AmqpConfig, Connector, Entity, Envelope, Publisher, SyncKind, Topology, Trigger};
+use hris_bus::{AmqpConfig, Connector, Entity, Envelope, FetchKind, Publisher, Topology, Trigger};
 use hris_e2e::broker::PrivateBroker;
 use hris_e2e::bus::{Inspector, data_changed};
 use hris_e2e::receiver_process::{
@@ -272,7 +272,7 @@ async fn a_reconnect_during_an_alarm_never_holds_publishers() -> anyhow::Result<
             id,
             None,
             Entity::Employees,
-            SyncKind::Incremental,
+            FetchKind::Incremental,
             Trigger::Webhook,
         )
     };

@@ -60,9 +60,6 @@ impl FromStr for Entity {
 /// What a sync message asks for: the same type the store's leases use.
 pub use hris_types::FetchKind;
 
-/// The old name of [`FetchKind`], kept while callers move over.
-pub type SyncKind = FetchKind;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Trigger {
@@ -98,7 +95,7 @@ pub struct Envelope {
     #[serde(default)]
     pub tenant_id: Option<String>,
     pub entity: Entity,
-    pub kind: SyncKind,
+    pub kind: FetchKind,
     pub trigger: Trigger,
     pub received_at: DateTime<Utc>,
     /// Deliveries so far through the retry path (0 on first publish).
@@ -119,7 +116,7 @@ impl Envelope {
         event_id: impl Into<String>,
         integration_id: Option<String>,
         entity: Entity,
-        kind: SyncKind,
+        kind: FetchKind,
         trigger: Trigger,
     ) -> Self {
         Self {
@@ -149,7 +146,7 @@ mod tests {
             "E1",
             Some("personio:x".into()),
             Entity::Employees,
-            SyncKind::Incremental,
+            FetchKind::Incremental,
             Trigger::Webhook,
         );
         let back: Envelope =
