@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use backon::{ExponentialBuilder, Retryable};
 use futures::Stream;
 use reqwest::header::{AUTHORIZATION, HeaderMap, RETRY_AFTER};
+use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 
 use crate::decode::{RecordPage, decode, decode_page};
@@ -30,7 +31,8 @@ pub const INTEGRATION_HEADER: &str = "X-Integration-Id";
 pub struct KomboClientConfig {
     /// Includes `/v1`, e.g. `https://api.kombo.dev/v1`.
     pub base_url: String,
-    pub api_key: String,
+    /// Printed as `[REDACTED]` by `Debug`.
+    pub api_key: SecretString,
     /// Whole-request timeout (connect, send, read the body).
     pub timeout: Duration,
     pub page_size: u32,
@@ -49,7 +51,7 @@ impl KomboClientConfig {
     pub fn new(base_url: impl Into<String>, api_key: impl Into<String>) -> Self {
         Self {
             base_url: base_url.into(),
-            api_key: api_key.into(),
+            api_key: SecretString::from(api_key.into()),
             timeout: Duration::from_secs(30),
             page_size: MAX_PAGE_SIZE,
             max_retries: 4,
@@ -279,7 +281,10 @@ impl KomboClient {
         request: reqwest::RequestBuilder,
     ) -> Result<bytes::Bytes, KomboError> {
         let response = request
-            .header(AUTHORIZATION, format!("Bearer {}", self.config.api_key))
+            .header(
+                AUTHORIZATION,
+                format!("Bearer {}", self.config.api_key.expose_secret()),
+            )
             .send()
             .await
             .map_err(|e| self.transport_error(e))?;
@@ -330,6 +335,15 @@ fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
+
+    #[test]
+    fn the_api_key_never_shows_in_debug_output() {
+        let config = KomboClientConfig::new("https://api.kombo.dev/v1", "sk_live_secret_42");
+        let client = KomboClient::new(config.clone()).expect("client");
+        for text in [format!("{config:?}"), format!("{client:?}")] {
+            assert!(!text.contains("sk_live_secret_42"), "{text}");
+        }
+    }
 
     #[test]
     fn retry_after_parses_seconds_only() {
