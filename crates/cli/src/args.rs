@@ -338,6 +338,10 @@ pub struct WorkerArgs {
     /// Overlap subtracted from the watermark (seconds).
     #[arg(long, env = "WATERMARK_OVERLAP_SECS", default_value_t = 60)]
     pub watermark_overlap_secs: u64,
+    /// This process's name in fetch leases and logs (Kubernetes sets HOSTNAME
+    /// to the pod's name); a random suffix keeps replicas apart.
+    #[arg(long, env = "HOSTNAME", default_value = "worker")]
+    pub instance_name: String,
     /// In-flight work gets this long to finish on SIGTERM (seconds).
     #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 25)]
     pub shutdown_grace_secs: u64,

@@ -18,8 +18,19 @@ use crate::args::{
     about = "Keeps a learning platform's people directory in step with each customer's HR system, through Kombo."
 )]
 struct Cli {
+    /// Log format on stderr: json (one object per line) or pretty; by default
+    /// pretty on a terminal, json otherwise.
+    #[arg(long, env = "LOG_FORMAT", global = true, value_enum)]
+    log_format: Option<LogFormatArg>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `LOG_FORMAT`'s values (a typo is a usage error, not a silent default).
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum LogFormatArg {
+    Json,
+    Pretty,
 }
 
 #[derive(Subcommand)]
@@ -106,10 +117,15 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    hris_telemetry::init_logging(hris_telemetry::LogFormat::from_env());
+    let cli = Cli::parse();
+    hris_telemetry::init_logging(hris_telemetry::LogFormat::or_detect(cli.log_format.map(
+        |f| match f {
+            LogFormatArg::Json => hris_telemetry::LogFormat::Json,
+            LogFormatArg::Pretty => hris_telemetry::LogFormat::Pretty,
+        },
+    )));
     // Install the recorder before any work: metrics recorded earlier would be lost.
     let _ = hris_telemetry::metrics_handle();
-    let cli = Cli::parse();
     let result = match cli.command {
         Command::Migrate(db) => commands::migrate::run(db).await,
         Command::Tenant { command } => commands::tenant::run(command).await,

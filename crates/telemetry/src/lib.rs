@@ -14,14 +14,16 @@ pub enum LogFormat {
 }
 
 impl LogFormat {
-    /// `LOG_FORMAT=json|pretty`; by default pretty on a terminal, JSON otherwise.
-    pub fn from_env() -> Self {
-        match std::env::var("LOG_FORMAT").ok().as_deref() {
-            Some("json") => LogFormat::Json,
-            Some("pretty") => LogFormat::Pretty,
-            _ if std::io::stderr().is_terminal() => LogFormat::Pretty,
-            _ => LogFormat::Json,
-        }
+    /// The format asked for (`LOG_FORMAT`, parsed by the CLI), else pretty on
+    /// a terminal and JSON otherwise.
+    pub fn or_detect(asked: Option<LogFormat>) -> Self {
+        asked.unwrap_or_else(|| {
+            if std::io::stderr().is_terminal() {
+                LogFormat::Pretty
+            } else {
+                LogFormat::Json
+            }
+        })
     }
 }
 

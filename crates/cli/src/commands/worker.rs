@@ -44,7 +44,7 @@ pub fn setup(role_args: &RoleArgs, role: &str) -> anyhow::Result<WorkerSetup> {
         AmqpConfig::new(&amqp.amqp_url, format!("hris-sync {role}")),
         topology,
     );
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".to_owned());
+    let host = &args.instance_name;
     let mut settings = SyncSettings::new(format!(
         "{host}-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..8]
