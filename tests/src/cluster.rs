@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::bus::Inspector;
+use crate::stack::Stack;
+
 /// Every `rabbitmqctl` call is bounded: a hung CLI must fail the test, not stall it.
 const CTL_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -376,4 +379,34 @@ fn free_port_pair(taken: &[ClusterNode]) -> anyhow::Result<u16> {
         }
     }
     anyhow::bail!("no free port pair")
+}
+
+/// The inspection connection dies with its node: open another on a live one
+/// (forgetting the old one: dropping it would delete the test's queues).
+pub async fn reconnect_inspector(stack: &mut Stack) -> anyhow::Result<()> {
+    let inspector = Inspector::connect(&stack.prefix).await?;
+    std::mem::forget(std::mem::replace(&mut stack.inspector, inspector));
+    Ok(())
+}
+
+/// Waits until every queue of the test has a member online on each of the
+/// three nodes; the time it took.
+pub async fn await_full_membership(
+    cluster: &Cluster,
+    via: usize,
+    prefix: &str,
+) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(60);
+    loop {
+        let queues = cluster.queues(via, prefix).await?;
+        if !queues.is_empty() && queues.iter().all(|q| q.online.len() == 3) {
+            return Ok(started.elapsed().as_secs_f64());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "queue members not all online after 60 s: {queues:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }

@@ -173,6 +173,22 @@ pub async fn mismatches(
     Ok(out)
 }
 
+/// Fails with the differences when the tenant's data is not what the mapping
+/// makes of the simulator's current data (the convergence oracle).
+pub async fn assert_converged(
+    stack: &Stack,
+    tenant_id: &str,
+    integration: &str,
+) -> anyhow::Result<()> {
+    let diffs = full_mismatches(stack, tenant_id, integration, 10).await?;
+    assert!(
+        diffs.is_empty(),
+        "{tenant_id} differs from the simulator:\n{}",
+        diffs.join("\n")
+    );
+    Ok(())
+}
+
 /// The convergence oracle: every difference between the database and what the
 /// mapping makes of the simulator's current data, for users (with references
 /// and memberships), teams, locations and absences of one tenant.

@@ -11,9 +11,12 @@ use std::time::Duration;
 use hris_sim::{SimConfig, SimState};
 
 pub mod broker;
+pub mod burst;
 pub mod bus;
+pub mod chaos;
 pub mod cluster;
 pub mod conformance;
+pub mod metrics;
 pub mod openapi;
 pub mod receiver_process;
 pub mod stack;

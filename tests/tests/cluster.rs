@@ -11,94 +11,34 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use hris_bus::{Entity, FetchKind};
-use hris_e2e::bus::{Inspector, data_changed};
-use hris_e2e::cluster::{Cluster, rabbitmq_installed};
-use hris_e2e::conformance::full_mismatches;
+use hris_e2e::burst::{Attempt, MAX_TRIES, declare_witness, send_webhooks};
+use hris_e2e::bus::data_changed;
+use hris_e2e::cluster::{Cluster, await_full_membership, rabbitmq_installed, reconnect_inspector};
+use hris_e2e::conformance::assert_converged;
+use hris_e2e::metrics::counter;
 use hris_e2e::stack::{Stack, eventually};
-use lapin::options::{QueueBindOptions, QueueDeclareOptions};
-use lapin::types::{AMQPValue, FieldTable, LongString};
 use serde_json::json;
 
-/// Concurrent senders in the burst, and each one's pause between events
-/// (≈ 80 webhooks/s: a steady stream across the failover, not a flood).
+/// Concurrent senders in the burst (each pausing `BURST_PAUSE` between
+/// events: ≈ 80 webhooks/s, a steady stream across the failover, not a flood).
 const SENDERS: usize = 4;
-const PAUSE: Duration = Duration::from_millis(50);
 /// The burst keeps going this long after the node has stopped.
 const AFTER_STOP: Duration = Duration::from_secs(3);
-/// Like Kombo, a sender retries what was not answered 200; bounded.
-const MAX_TRIES: usize = 100;
-
-/// `messages_total{queue, outcome="ok"}` of this process (its in-process workers).
-fn applied(queue: &str) -> u64 {
-    let label = format!("queue=\"{queue}\"");
-    hris_telemetry::metrics_handle()
-        .render()
-        .lines()
-        .filter(|l| {
-            l.starts_with("messages_total") && l.contains(&label) && l.contains("outcome=\"ok\"")
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .map(|n| n as u64)
-        .sum()
-}
-
-/// `amqp_connects_total` of this process: the receiver's and the workers'
-/// connectors (two per worker) count every (re)connect.
-fn connects() -> u64 {
-    hris_telemetry::metrics_handle()
-        .render()
-        .lines()
-        .filter(|l| l.starts_with("amqp_connects_total"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .map(|n| n as u64)
-        .sum()
-}
 
 /// Connectors in this process: the receiver's and two per worker.
 const CONNECTORS: u64 = 5;
 
-/// The inspection connection dies with its node: open another on a live one
-/// (forgetting the old one: dropping it would delete the test's queues).
-async fn reconnect_inspector(stack: &mut Stack) -> anyhow::Result<()> {
-    let inspector = Inspector::connect(&stack.prefix).await?;
-    std::mem::forget(std::mem::replace(&mut stack.inspector, inspector));
-    Ok(())
+/// `messages_total{queue, outcome="ok"}` of this process (its in-process workers).
+fn applied(queue: &str) -> u64 {
+    counter(
+        "messages_total",
+        &[&format!("queue=\"{queue}\""), "outcome=\"ok\""],
+    )
 }
 
-async fn assert_converged(stack: &Stack, tenant: &str, integration: &str) -> anyhow::Result<()> {
-    let diffs = full_mismatches(stack, tenant, integration, 10).await?;
-    assert!(
-        diffs.is_empty(),
-        "{tenant} differs from the simulator:\n{}",
-        diffs.join("\n")
-    );
-    Ok(())
-}
-
-/// Waits until every queue of the test has a member online on each of the
-/// three nodes; the time it took.
-async fn await_full_membership(cluster: &Cluster, via: usize, prefix: &str) -> anyhow::Result<f64> {
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(60);
-    loop {
-        let queues = cluster.queues(via, prefix).await?;
-        if !queues.is_empty() && queues.iter().all(|q| q.online.len() == 3) {
-            return Ok(started.elapsed().as_secs_f64());
-        }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "queue members not all online after 60 s: {queues:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-/// One webhook attempt: which event, when it started and ended, the answer.
-struct Attempt {
-    event: String,
-    start: Instant,
-    end: Instant,
-    status: u16,
+/// Every (re)connect of this process's connectors.
+fn connects() -> u64 {
+    counter("amqp_connects_total", &[])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -133,35 +73,7 @@ async fn a_node_of_three_stopped_during_webhooks_and_consumption_loses_nothing()
         queues.len(),
     );
 
-    // A witness queue bound like the employees queue: every message routed
-    // there is routed here too (a confirm covers both), so it lists exactly
-    // what the broker accepted, whatever the workers consume meanwhile.
-    let witness = format!("{prefix}.witness");
-    let mut args = FieldTable::default();
-    args.insert(
-        "x-queue-type".into(),
-        AMQPValue::LongString(LongString::from(b"quorum".to_vec())),
-    );
-    let channel = stack.inspector.channel();
-    channel
-        .queue_declare(
-            witness.clone().into(),
-            QueueDeclareOptions {
-                durable: true,
-                ..QueueDeclareOptions::default()
-            },
-            args,
-        )
-        .await?;
-    channel
-        .queue_bind(
-            witness.clone().into(),
-            stack.inspector.topology().events_exchange().into(),
-            Entity::Employees.as_str().into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
+    let witness = declare_witness(&stack).await?;
 
     let integration = stack.tenant("acme", 300, 81).await?;
     for _ in 0..2 {
@@ -191,50 +103,7 @@ async fn a_node_of_three_stopped_during_webhooks_and_consumption_loses_nothing()
             let receiver_url = stack.receiver.url("/webhooks/kombo");
             let http = stack.receiver.http.clone();
             let integration = integration.clone();
-            tokio::spawn(async move {
-                let mut attempts = Vec::new();
-                let mut given_up = 0;
-                // Bounded: the stop below ends the burst; 90 s is the backstop.
-                let deadline = Instant::now() + Duration::from_secs(90);
-                let mut n = 0;
-                while !done.load(Ordering::SeqCst) && Instant::now() < deadline {
-                    let event = format!("burst-{s}-{n}");
-                    n += 1;
-                    let body = data_changed(&event, &integration, &["hris_employees"]);
-                    let mut accepted = false;
-                    for _ in 0..MAX_TRIES {
-                        let start = Instant::now();
-                        let status = http
-                            .post(&receiver_url)
-                            .header(
-                                "X-Kombo-Signature",
-                                hris_kombo::sign(hris_e2e::bus::SECRET, &body),
-                            )
-                            .header("content-type", "application/json")
-                            .body(body.clone())
-                            .send()
-                            .await
-                            .map(|r| r.status().as_u16())
-                            .unwrap_or(0);
-                        attempts.push(Attempt {
-                            event: event.clone(),
-                            start,
-                            end: Instant::now(),
-                            status,
-                        });
-                        if status == 200 {
-                            accepted = true;
-                            break;
-                        }
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                    if !accepted {
-                        given_up += 1;
-                    }
-                    tokio::time::sleep(PAUSE).await;
-                }
-                (attempts, given_up)
-            })
+            tokio::spawn(send_webhooks(s, receiver_url, http, integration, done))
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(1500)).await;
