@@ -14,7 +14,7 @@ pub struct PrivateBroker {
 impl PrivateBroker {
     /// Starts a node with its own data directory and ports (plugins off).
     pub async fn start() -> anyhow::Result<Self> {
-        let port = free_port_pair()?;
+        let port = free_port_pair(&[])?;
         let node = format!("hris-test-{port}@localhost");
         let dir = std::env::temp_dir().join(format!("hris-rabbit-{port}"));
         let _ = std::fs::remove_dir_all(&dir);
@@ -140,15 +140,72 @@ impl Drop for PrivateBroker {
     }
 }
 
-/// A port whose +20000 distribution port is free too.
-fn free_port_pair() -> anyhow::Result<u16> {
+/// `rabbitmqctl` takes its own distribution port from 35672–35682 (the default
+/// 25672 + 10000 …): no node may listen there, or every CLI call on the machine
+/// (the shared broker's too) loses a port it needs.
+const CLI_PORTS: std::ops::RangeInclusive<u16> = 35672..=35682;
+
+/// A port for a test node whose +20000 distribution port is free too, outside
+/// the CLI's ports and distinct from `taken`.
+pub(crate) fn free_port_pair(taken: &[u16]) -> anyhow::Result<u16> {
     for _ in 0..50 {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
-        if port < 40000 && std::net::TcpListener::bind(("127.0.0.1", port + 20000)).is_ok() {
+        if port < 40000
+            && !CLI_PORTS.contains(&port)
+            && !taken.contains(&port)
+            && std::net::TcpListener::bind(("127.0.0.1", port + 20000)).is_ok()
+        {
             return Ok(port);
         }
     }
     anyhow::bail!("no free port pair")
+}
+
+/// What on-call would look at when the shared broker does not answer: its
+/// alarms and descriptor use, the machine's load, the Erlang VMs running and
+/// the disk left. Appended to a failed connect, so a CI log says why.
+pub fn diagnosis() -> String {
+    // `timeout` bounds each command: a hung CLI must not hang the report.
+    fn run(program: &str, args: &[&str]) -> String {
+        match Command::new("timeout")
+            .arg("10")
+            .arg(program)
+            .args(args)
+            .output()
+        {
+            Ok(out) => format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            Err(e) => format!("{program}: {e}"),
+        }
+    }
+    let status = run("rabbitmq-diagnostics", &["-q", "status"]);
+    let wanted: Vec<&str> = status
+        .lines()
+        .skip_while(|l| !l.contains("Alarms"))
+        .take(4)
+        .chain(
+            status
+                .lines()
+                .skip_while(|l| !l.contains("File Descriptors"))
+                .take(4),
+        )
+        .collect();
+    format!(
+        "broker: {}\nconnections: {}\nload: {}beam VMs: {}disk: {}",
+        wanted.join(" | "),
+        run(
+            "rabbitmqctl",
+            &["-q", "list_connections", "--no-table-headers", "pid"]
+        )
+        .lines()
+        .count(),
+        std::fs::read_to_string("/proc/loadavg").unwrap_or_default(),
+        run("pgrep", &["-c", "beam.smp"]),
+        run("df", &["-h", "--output=avail", "/var/lib/rabbitmq"]).replace('\n', " "),
+    )
 }

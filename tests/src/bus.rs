@@ -66,7 +66,8 @@ impl Receiver {
         if wait {
             anyhow::ensure!(
                 connector.wait_connected(Duration::from_secs(10)).await,
-                "receiver did not connect to RabbitMQ"
+                "receiver did not connect to RabbitMQ\n{}",
+                crate::broker::diagnosis()
             );
         }
         let state = Arc::new(AppState {
@@ -146,6 +147,7 @@ pub struct Inspector {
     _connection: Connection,
     channel: Channel,
     topology: Topology,
+    _queues: TestQueues,
 }
 
 /// One message taken from a queue.
@@ -165,6 +167,7 @@ impl Inspector {
             _connection: connection,
             channel,
             topology,
+            _queues: TestQueues::new(prefix),
         })
     }
 
@@ -259,10 +262,22 @@ impl Inspector {
     }
 }
 
-impl Drop for Inspector {
+/// Deletes one prefix's queues and exchanges when dropped, so the shared
+/// broker does not collect them: each quorum queue holds file descriptors, and
+/// a broker out of descriptors accepts TCP but never answers the AMQP
+/// handshake (every later test then fails to connect). Held by whatever
+/// declares a test's topology: the inspector, a receiver process, a worker.
+pub struct TestQueues(Topology);
+
+impl TestQueues {
+    pub fn new(prefix: &str) -> Self {
+        Self(Topology::new(prefix))
+    }
+}
+
+impl Drop for TestQueues {
     fn drop(&mut self) {
-        let topology = self.topology.clone();
-        // Remove this test's queues so the broker does not accumulate them.
+        let topology = self.0.clone();
         crate::run_detached(async move {
             let Ok(connection) = connect_first().await else {
                 return;
@@ -291,7 +306,7 @@ pub async fn connect_first() -> anyhow::Result<Connection> {
             Err(_) => last = anyhow::anyhow!("no AMQP connection within 10 s"),
         }
     }
-    Err(last)
+    Err(last.context(crate::broker::diagnosis()))
 }
 
 /// Closes the broker-side connections whose client-provided name is `name`

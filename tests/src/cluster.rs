@@ -52,7 +52,8 @@ impl Cluster {
         reap_orphans();
         let mut cluster = Self { nodes: Vec::new() };
         for i in 1..=3 {
-            let port = free_port_pair(&cluster.nodes)?;
+            let taken: Vec<u16> = cluster.nodes.iter().map(|n| n.port).collect();
+            let port = crate::broker::free_port_pair(&taken)?;
             let node = ClusterNode {
                 name: format!("hris-c{i}-{port}@localhost"),
                 port,
@@ -358,27 +359,6 @@ async fn await_port(port: u16, timeout: Duration) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     Ok(())
-}
-
-/// `rabbitmqctl` takes its own distribution port from 35672–35682 (the default
-/// 25672 + 10000 …): no node may listen there.
-const CLI_PORTS: std::ops::RangeInclusive<u16> = 35672..=35682;
-
-/// A port whose +20000 distribution port is free too, distinct from `taken`'s.
-fn free_port_pair(taken: &[ClusterNode]) -> anyhow::Result<u16> {
-    for _ in 0..50 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        if port < 40000
-            && !CLI_PORTS.contains(&port)
-            && !taken.iter().any(|n| n.port == port)
-            && std::net::TcpListener::bind(("127.0.0.1", port + 20000)).is_ok()
-        {
-            return Ok(port);
-        }
-    }
-    anyhow::bail!("no free port pair")
 }
 
 /// The inspection connection dies with its node: open another on a live one

@@ -16,6 +16,8 @@ pub struct ReceiverProcess {
     pub prefix: String,
     child: tokio::process::Child,
     logs: Arc<Mutex<String>>,
+    /// Last: the process is killed before its queues go.
+    _queues: crate::bus::TestQueues,
 }
 
 impl ReceiverProcess {
@@ -78,6 +80,7 @@ impl ReceiverProcess {
             prefix: prefix.to_owned(),
             child,
             logs,
+            _queues: crate::bus::TestQueues::new(prefix),
         };
         process.await_ready(Duration::from_secs(30)).await?;
         Ok(process)

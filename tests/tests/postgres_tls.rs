@@ -140,11 +140,13 @@ async fn migrate_worker_and_cli_connect_encrypted_under_require() {
 
     // A worker process: its pool pings the database at start (before it needs
     // the broker or Kombo) and keeps the connection.
+    let prefix = hris_e2e::amqp_prefix();
+    let _queues = hris_e2e::bus::TestQueues::new(&prefix);
     let worker = tokio::process::Command::new(hris_e2e::hris_sync_bin())
         .args(["worker", "--entity", "employees"])
         .env("DATABASE_URL", &url)
         .env("AMQP_URL", hris_e2e::amqp_url())
-        .env("AMQP_PREFIX", hris_e2e::amqp_prefix())
+        .env("AMQP_PREFIX", &prefix)
         .env("KOMBO_API_URL", "http://127.0.0.1:9/v1")
         .env("KOMBO_API_KEY", "unused")
         .env("METRICS_ADDR", "127.0.0.1:0")
