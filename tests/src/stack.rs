@@ -264,16 +264,11 @@ impl Stack {
     pub async fn request_sync(&self, tenant_id: &str, kind: FetchKind) -> anyhow::Result<()> {
         let tenant = self.store.tenant(tenant_id).await?;
         let mut messages = Vec::new();
-        for entity in [
-            Entity::Teams,
-            Entity::Locations,
-            Entity::Employees,
-            Entity::Absences,
-        ] {
+        for entity in hris_bus::SyncedEntity::ALL {
             let mut envelope = Envelope::new(
                 crate::unique_name("sync"),
                 tenant.kombo_integration_id.clone(),
-                entity,
+                Entity::from(*entity),
                 kind,
                 Trigger::ImportAll,
             );

@@ -168,7 +168,7 @@ async fn two_schedulers_never_enqueue_one_tenant_twice() -> anyhow::Result<()> {
     }
     let mut per_tenant: BTreeMap<String, usize> = BTreeMap::new();
     for entity in SYNCED {
-        for m in stack.inspector.drain_entity(entity).await? {
+        for m in stack.inspector.drain_entity((*entity).into()).await? {
             let tenant = m.envelope.tenant_id.clone().unwrap_or_default();
             *per_tenant.entry(tenant).or_default() += 1;
         }

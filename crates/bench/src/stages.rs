@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use hris_bus::{Entity, Envelope, FetchKind, Outgoing, Trigger};
+use hris_bus::{Entity, Envelope, FetchKind, Outgoing, SyncedEntity, Trigger};
 
 use crate::env::{Env, percentile};
 
@@ -69,25 +69,20 @@ pub async fn request_sync(
     integration: &str,
     kind: FetchKind,
 ) -> anyhow::Result<()> {
-    let messages = [
-        Entity::Teams,
-        Entity::Locations,
-        Entity::Employees,
-        Entity::Absences,
-    ]
-    .into_iter()
-    .map(|entity| {
-        let mut e = Envelope::new(
-            format!("bench-{}", uuid::Uuid::now_v7()),
-            Some(integration.into()),
-            entity,
-            kind,
-            Trigger::ImportAll,
-        );
-        e.tenant_id = Some(tenant.into());
-        Outgoing::event(&env.publisher, e)
-    })
-    .collect();
+    let messages = SyncedEntity::ALL
+        .iter()
+        .map(|entity| {
+            let mut e = Envelope::new(
+                format!("bench-{}", uuid::Uuid::now_v7()),
+                Some(integration.into()),
+                Entity::from(*entity),
+                kind,
+                Trigger::ImportAll,
+            );
+            e.tenant_id = Some(tenant.into());
+            Outgoing::event(&env.publisher, e)
+        })
+        .collect();
     env.publisher.publish_all(messages).await?;
     Ok(())
 }

@@ -59,6 +59,30 @@ impl FromStr for Entity {
 
 /// What a sync message asks for: the same type the store's leases use.
 pub use hris_types::FetchKind;
+/// What a sync queue fetches: the registry of synced entities.
+pub use hris_types::SyncedEntity;
+
+impl From<SyncedEntity> for Entity {
+    fn from(entity: SyncedEntity) -> Self {
+        match entity {
+            SyncedEntity::Employees => Entity::Employees,
+            SyncedEntity::Teams => Entity::Teams,
+            SyncedEntity::Locations => Entity::Locations,
+            SyncedEntity::Absences => Entity::Absences,
+        }
+    }
+}
+
+impl Entity {
+    /// The synced entity this queue fetches; `None` for the integrations
+    /// queue, whose lifecycle events fetch nothing.
+    pub fn synced(self) -> Option<SyncedEntity> {
+        SyncedEntity::ALL
+            .iter()
+            .copied()
+            .find(|e| Entity::from(*e) == self)
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -139,6 +163,23 @@ impl Envelope {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_queues_are_the_synced_entities_and_integrations() {
+        let synced: Vec<Entity> = SyncedEntity::ALL.iter().map(|e| Entity::from(*e)).collect();
+        let others: Vec<Entity> = Entity::ALL
+            .into_iter()
+            .filter(|e| e.synced().is_none())
+            .collect();
+        assert_eq!(others, vec![Entity::Integrations]);
+        for entity in &synced {
+            assert_eq!(
+                entity.as_str(),
+                entity.synced().map(|e| e.as_str()).unwrap_or("")
+            );
+        }
+        assert_eq!(synced.len() + 1, Entity::ALL.len());
+    }
 
     #[test]
     fn envelope_round_trips_and_tolerates_missing_optionals() {

@@ -15,7 +15,7 @@ pub mod topology;
 
 pub use connection::{AmqpConfig, Connector};
 pub use consumer::{Consumer, ConsumerConfig, Handler, OnFailure};
-pub use envelope::{Entity, Envelope, FetchKind, Trigger};
+pub use envelope::{Entity, Envelope, FetchKind, SyncedEntity, Trigger};
 pub use error::BusError;
 pub use failure::{Failure, FailureClass};
 pub use incoming::Incoming;

@@ -1,21 +1,16 @@
 //! Which queue each webhook goes to (pure; `shared/kombo/README.md`'s table).
 
-use hris_bus::{Entity, FetchKind};
+use hris_bus::{Entity, FetchKind, SyncedEntity};
 use hris_kombo::webhook::{EventPayload, WebhookEvent};
 
-/// Entities a changed Kombo model makes us refetch; empty for models we ignore.
-pub fn entities_for_model(model: &str) -> &'static [Entity] {
-    match model {
-        "hris_employees"
-        | "hris_employments"
-        | "hris_join_employees_teams"
-        | "hris_legal_entities" => &[Entity::Employees],
-        // A renamed group does not mark its members changed: refetch both.
-        "hris_teams" | "hris_groups" => &[Entity::Teams, Entity::Employees],
-        "hris_locations" => &[Entity::Locations, Entity::Employees],
-        "hris_absences" | "hris_absence_types" => &[Entity::Absences],
-        _ => &[],
-    }
+/// Queues a changed Kombo model makes us refetch (from the registry of synced
+/// entities); empty for models we ignore.
+pub fn entities_for_model(model: &str) -> Vec<Entity> {
+    SyncedEntity::ALL
+        .iter()
+        .filter(|e| e.refetched_on().contains(&model))
+        .map(|e| Entity::from(*e))
+        .collect()
 }
 
 /// What to publish for one event.
@@ -37,8 +32,8 @@ pub fn plan(event: &WebhookEvent) -> Plan {
                     plan.ignored_models.push(model.name.clone());
                 }
                 for entity in entities {
-                    if !plan.messages.iter().any(|(e, _)| e == entity) {
-                        plan.messages.push((*entity, FetchKind::Incremental));
+                    if !plan.messages.iter().any(|(e, _)| *e == entity) {
+                        plan.messages.push((entity, FetchKind::Incremental));
                     }
                 }
             }
@@ -91,6 +86,22 @@ mod tests {
             ]
         );
         assert!(p.ignored_models.is_empty());
+    }
+
+    #[test]
+    fn a_changed_group_or_location_refetches_the_people_in_it_too() {
+        let both = vec![Entity::Employees, Entity::Teams];
+        assert_eq!(entities_for_model("hris_groups"), both);
+        assert_eq!(entities_for_model("hris_teams"), both);
+        assert_eq!(
+            entities_for_model("hris_locations"),
+            vec![Entity::Employees, Entity::Locations]
+        );
+        assert_eq!(
+            entities_for_model("hris_employments"),
+            vec![Entity::Employees]
+        );
+        assert!(entities_for_model("ats_jobs").is_empty());
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use crate::apply::{ApplyContext, PageStats};
 use crate::{Store, StoreError};
 use deadpool_postgres::GenericClient;
+use hris_types::SyncedEntity;
 
 /// Records the ids a full sync's page contained.
 pub(crate) async fn mark_seen<'a>(
@@ -27,15 +28,15 @@ pub(crate) async fn mark_seen<'a>(
 }
 
 impl Store {
-    /// Marks what the completed full listing of `table` did not contain, and
+    /// Marks what the completed full listing of `entity` did not contain, and
     /// decides the deactivations its pages found (users).
-    /// `table` is users, teams, locations or absences. `complete` is false when
+    /// `complete` is false when
     /// the listing held records without a readable id: then nobody can be
     /// told missing, and nothing is marked vanished.
     pub async fn finish_full_listing(
         &self,
         ctx: &ApplyContext,
-        table: &str,
+        entity: SyncedEntity,
         complete: bool,
     ) -> Result<PageStats, StoreError> {
         let run = ctx
@@ -46,8 +47,8 @@ impl Store {
         crate::apply::fence(&tx, ctx).await?;
         let unseen = "NOT EXISTS (SELECT 1 FROM full_sync_seen s WHERE s.run_id = $2 AND s.kombo_id = x.kombo_id)";
         let mut stats = PageStats::default();
-        let (record_type, sql) = match table {
-            "users" => {
+        let (record_type, sql) = match entity {
+            SyncedEntity::Employees => {
                 let batch =
                     crate::guard::full_listing_batch(&tx, &ctx.tenant_id, run, complete).await?;
                 stats = crate::guard::decide_batch(
@@ -60,25 +61,24 @@ impl Store {
                 .await?;
                 ("user", None)
             }
-            "teams" => (
+            SyncedEntity::Teams => (
                 "team",
                 Some(
                     "UPDATE teams x SET archived_at = now(), updated_at = now() WHERE x.tenant_id = $1 AND x.archived_at IS NULL AND x.kombo_changed_at IS NOT NULL",
                 ),
             ),
-            "locations" => (
+            SyncedEntity::Locations => (
                 "location",
                 Some(
                     "UPDATE locations x SET archived_at = now(), updated_at = now() WHERE x.tenant_id = $1 AND x.archived_at IS NULL AND x.kombo_changed_at IS NOT NULL",
                 ),
             ),
-            "absences" => (
+            SyncedEntity::Absences => (
                 "absence",
                 Some(
                     "UPDATE absences x SET dropped_at = now(), counts = false, updated_at = now() WHERE x.tenant_id = $1 AND x.dropped_at IS NULL",
                 ),
             ),
-            other => return Err(StoreError::Invalid(format!("no full listing for {other}"))),
         };
         if let Some(sql) = sql.filter(|_| complete) {
             // Placeholders (teams and locations only seen embedded in employees,

@@ -123,6 +123,53 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// A Kombo model we keep a table of, each fetched by a worker of its own:
+    /// the registry the queues, the webhook routing, the full-sync tables, the
+    /// deploy files and the test lists derive from. Its spelling is the queue's,
+    /// the worker role's (`--entity`) and `sync_state.entity`'s.
+    SyncedEntity, "synced entity" {
+        Employees = "employees",
+        Teams = "teams",
+        Locations = "locations",
+        Absences = "absences",
+    }
+}
+
+impl SyncedEntity {
+    /// Our table its records land in; a complete full listing marks what it
+    /// did not contain there.
+    pub fn table(self) -> &'static str {
+        match self {
+            SyncedEntity::Employees => "users",
+            SyncedEntity::Teams => "teams",
+            SyncedEntity::Locations => "locations",
+            SyncedEntity::Absences => "absences",
+        }
+    }
+
+    /// The Kombo models (a webhook's `changed_models` names) whose change
+    /// makes this entity refetch. Employees embed their groups, locations and
+    /// legal entities, and a renamed group does not mark its members changed,
+    /// so those models refetch employees too.
+    pub fn refetched_on(self) -> &'static [&'static str] {
+        match self {
+            SyncedEntity::Employees => &[
+                "hris_employees",
+                "hris_employments",
+                "hris_join_employees_teams",
+                "hris_legal_entities",
+                "hris_teams",
+                "hris_groups",
+                "hris_locations",
+            ],
+            SyncedEntity::Teams => &["hris_teams", "hris_groups"],
+            SyncedEntity::Locations => &["hris_locations"],
+            SyncedEntity::Absences => &["hris_absences", "hris_absence_types"],
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,6 +186,19 @@ mod tests {
         }
         for status in RunStatus::ALL {
             assert_eq!(status.to_string().parse::<RunStatus>(), Ok(*status));
+        }
+        for entity in SyncedEntity::ALL {
+            assert_eq!(entity.as_str().parse::<SyncedEntity>(), Ok(*entity));
+        }
+    }
+
+    #[test]
+    fn every_synced_entity_has_a_table_of_its_own_and_models_that_refetch_it() {
+        let tables: std::collections::BTreeSet<_> =
+            SyncedEntity::ALL.iter().map(|e| e.table()).collect();
+        assert_eq!(tables.len(), SyncedEntity::ALL.len());
+        for entity in SyncedEntity::ALL {
+            assert!(!entity.refetched_on().is_empty(), "{entity}");
         }
     }
 

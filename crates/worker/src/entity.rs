@@ -2,7 +2,9 @@
 //! the tenant, coalesce, fetch, apply.
 
 use chrono::Utc;
-use hris_bus::{Entity, Envelope, Failure, Handler, Incoming, envelope::ENVELOPE_VERSION};
+use hris_bus::{
+    Entity, Envelope, Failure, Handler, Incoming, SyncedEntity, envelope::ENVELOPE_VERSION,
+};
 use hris_store::{Claim, IntegrationState, Lease, RunStatus, Tenant};
 use tracing::Instrument;
 use uuid::Uuid;
@@ -13,7 +15,7 @@ use crate::fetch;
 
 pub struct EntityHandler {
     pub ctx: WorkerContext,
-    pub entity: Entity,
+    pub entity: SyncedEntity,
 }
 
 /// Reads the envelope; anything unreadable can never succeed (poison).
@@ -32,7 +34,7 @@ pub fn decode(message: &Incoming) -> Result<Envelope, Failure> {
 impl Handler for EntityHandler {
     async fn handle(&self, message: &Incoming) -> Result<(), Failure> {
         let envelope = decode(message)?;
-        if envelope.entity != self.entity {
+        if envelope.entity != Entity::from(self.entity) {
             return Err(Failure::poison(format!(
                 "a {} message on the {} queue",
                 envelope.entity, self.entity

@@ -3,14 +3,12 @@
 //! A heartbeat renews the lease meanwhile; if the lease is lost the fetch stops.
 
 use chrono::Utc;
-use futures::{Stream, StreamExt, pin_mut};
-use hris_bus::{Entity, Failure};
-use hris_kombo::records::{Employee, Record};
-use hris_kombo::{Endpoint, KomboError, ListQuery, RecordPage};
-use hris_mapping::absence::{AbsenceFields, AbsenceTypeFields};
+use futures::{StreamExt, pin_mut};
+use hris_bus::{Failure, SyncedEntity};
+use hris_kombo::records::Record;
+use hris_kombo::{Endpoint, ListQuery};
+use hris_mapping::TenantPolicy;
 use hris_mapping::lifecycle::InvitePolicy;
-use hris_mapping::org::{LegalEntityFields, LocationFields, TeamFields};
-use hris_mapping::{Scope, TenantPolicy, map_employee};
 use hris_store::{
     ApplyContext, FetchKind, Lease, NewRecordIssue, PageStats, Severity, Stage, StoreError, Tenant,
 };
@@ -18,10 +16,11 @@ use uuid::Uuid;
 
 use crate::context::WorkerContext;
 use crate::failure::{from_kombo, from_store};
+use crate::registry::{self, Listing};
 
 pub async fn run(
     ctx: &WorkerContext,
-    entity: Entity,
+    entity: SyncedEntity,
     tenant: &Tenant,
     lease: &Lease,
     event_id: &str,
@@ -54,15 +53,7 @@ pub async fn run(
         apply,
         policy: policy_of(tenant),
     };
-    let work = async {
-        match entity {
-            Entity::Employees => fetch.employees().await,
-            Entity::Teams => fetch.teams().await,
-            Entity::Locations => fetch.locations().await,
-            Entity::Absences => fetch.absences().await,
-            Entity::Integrations => Err(Failure::poison("integrations are not fetched")),
-        }
-    };
+    let work = registry::fetch(&fetch, entity);
     let deadline = ctx.settings.fetch_deadline;
     // The heartbeat lives only as long as the work: when the deadline ends a
     // runaway listing, its lease stops being renewed with it.
@@ -111,44 +102,38 @@ pub fn policy_of(tenant: &Tenant) -> TenantPolicy {
     ))
 }
 
-struct Fetch<'a> {
+/// One fetch's reading of Kombo and writing of pages; [`registry::fetch`]
+/// says which listings it reads.
+pub(crate) struct Fetch<'a> {
     ctx: &'a WorkerContext,
     integration: &'a str,
     query: ListQuery,
     apply: ApplyContext,
-    policy: TenantPolicy,
+    pub(crate) policy: TenantPolicy,
 }
 
 /// What a listing showed besides its records.
 #[derive(Debug, Clone, Copy, Default)]
-struct Listed {
+pub(crate) struct Listed {
     /// A record without a readable id was set aside: nobody can be told
     /// missing from this listing.
     unkeyed: bool,
 }
 
 impl Fetch<'_> {
-    fn list<T: Record>(
-        &self,
-        endpoint: Endpoint,
-    ) -> impl Stream<Item = Result<RecordPage<T>, KomboError>> + Send + 'static {
-        self.ctx
-            .kombo
-            .list::<T>(self.integration, endpoint, self.query.clone())
-    }
-
-    /// After a complete full listing: decide its deactivations and mark what
-    /// it did not contain.
-    async fn finish(&self, table: &str, listed: Listed) -> Result<(), Failure> {
+    /// Reads the entity's own listing, then, after a complete full listing,
+    /// decides its deactivations and marks what it did not contain.
+    pub(crate) async fn listing<L: Listing>(&self, entity: SyncedEntity) -> Result<(), Failure> {
+        let listed = self.pages::<L>().await?;
         if !self.apply.track_seen {
             return Ok(());
         }
         if listed.unkeyed {
-            tracing::warn!(tenant_id = %self.apply.tenant_id, table, "a record without a readable id was set aside; nothing is marked missing from this listing");
+            tracing::warn!(tenant_id = %self.apply.tenant_id, %entity, "a record without a readable id was set aside; nothing is marked missing from this listing");
         }
         self.ctx
             .store
-            .finish_full_listing(&self.apply, table, !listed.unkeyed)
+            .finish_full_listing(&self.apply, entity, !listed.unkeyed)
             .await
             .map(|_| ())
             .map_err(|e| from_store(&e))
@@ -161,21 +146,14 @@ impl Fetch<'_> {
     /// A record is the unit of failure: one that cannot be decoded, or whose
     /// write fails for a reason in its data, is set aside as a record issue
     /// and the rest of its page applies (see [`Self::apply_resilient`]).
-    async fn pages<T, R, F, Fut>(
-        &self,
-        endpoint: Endpoint,
-        map: impl Fn(&T) -> R,
-        apply: F,
-    ) -> Result<Listed, Failure>
-    where
-        T: Record,
-        R: Clone,
-        F: Fn(ApplyContext, Vec<R>) -> Fut,
-        Fut: std::future::Future<Output = Result<PageStats, StoreError>>,
-    {
+    pub(crate) async fn pages<L: Listing>(&self) -> Result<Listed, Failure> {
         const PREFETCH: usize = 2;
+        let endpoint = L::ENDPOINT;
         let entity = entity_name(endpoint);
-        let pages = self.list::<T>(endpoint);
+        let pages =
+            self.ctx
+                .kombo
+                .list::<L::Record>(self.integration, endpoint, self.query.clone());
         let (sender, mut received) = tokio::sync::mpsc::channel(PREFETCH);
         let reader = tokio::spawn(async move {
             pin_mut!(pages);
@@ -207,14 +185,12 @@ impl Fetch<'_> {
                 })
                 .collect();
             listed.unkeyed |= page.bad.iter().any(|b| b.kombo_id.is_none());
-            let rows: Vec<(String, R)> = page
+            let rows: Vec<(String, L::Row)> = page
                 .records
                 .iter()
-                .map(|r| (r.kombo_id().to_owned(), map(r)))
+                .map(|r| (r.kombo_id().to_owned(), L::map(r, &self.policy)))
                 .collect();
-            let stats = self
-                .apply_resilient(&ctx, rows, &apply, &mut issues)
-                .await?;
+            let stats = self.apply_resilient::<L>(&ctx, rows, &mut issues).await?;
             if !issues.is_empty() {
                 metrics::counter!("hris_sync_records_set_aside_total", "entity" => entity)
                     .increment(issues.len() as u64);
@@ -234,26 +210,20 @@ impl Fetch<'_> {
     /// failing records are alone, sets those aside as issues and applies the
     /// rest. Any other failure (the database is down, the lease was lost) is
     /// the fetch's.
-    async fn apply_resilient<R, F, Fut>(
+    async fn apply_resilient<L: Listing>(
         &self,
         ctx: &ApplyContext,
-        rows: Vec<(String, R)>,
-        apply: &F,
+        rows: Vec<(String, L::Row)>,
         issues: &mut Vec<NewRecordIssue>,
-    ) -> Result<PageStats, Failure>
-    where
-        R: Clone,
-        F: Fn(ApplyContext, Vec<R>) -> Fut,
-        Fut: std::future::Future<Output = Result<PageStats, StoreError>>,
-    {
+    ) -> Result<PageStats, Failure> {
         let mut stats = PageStats::default();
         let mut work = vec![rows];
         while let Some(mut chunk) = work.pop() {
             if chunk.is_empty() {
                 continue;
             }
-            let batch: Vec<R> = chunk.iter().map(|(_, r)| r.clone()).collect();
-            match apply(ctx.clone(), batch).await {
+            let batch: Vec<L::Row> = chunk.iter().map(|(_, r)| r.clone()).collect();
+            match L::apply(&self.ctx.store, ctx, batch).await {
                 Ok(page) => stats.add(&page),
                 Err(e) if e.is_data_error() && chunk.len() == 1 => {
                     let (kombo_id, _) = chunk.remove(0);
@@ -276,82 +246,6 @@ impl Fetch<'_> {
             }
         }
         Ok(stats)
-    }
-
-    async fn employees(&self) -> Result<(), Failure> {
-        let store = &self.ctx.store;
-        if self.policy.has(Scope::LegalEntity) {
-            self.pages(
-                Endpoint::LegalEntities,
-                LegalEntityFields::from_legal_entity,
-                |ctx, rows| async move {
-                    store
-                        .apply_legal_entities(&ctx, rows)
-                        .await
-                        .map(|()| PageStats::default())
-                },
-            )
-            .await?;
-        }
-        let policy = &self.policy;
-        // One `now` per page would do; per record it costs nothing and keeps
-        // the mapping a plain function.
-        let listed = self
-            .pages(
-                Endpoint::Employees,
-                |e: &Employee| map_employee(e, policy, Utc::now()),
-                |ctx, rows| async move { store.apply_users(&ctx, rows).await },
-            )
-            .await?;
-        self.finish("users", listed).await
-    }
-
-    async fn teams(&self) -> Result<(), Failure> {
-        let store = &self.ctx.store;
-        let listed = self
-            .pages(
-                Endpoint::Groups,
-                TeamFields::from_group,
-                |ctx, rows| async move { store.apply_teams(&ctx, rows).await },
-            )
-            .await?;
-        self.finish("teams", listed).await
-    }
-
-    async fn locations(&self) -> Result<(), Failure> {
-        let store = &self.ctx.store;
-        let listed = self
-            .pages(
-                Endpoint::Locations,
-                LocationFields::from_location,
-                |ctx, rows| async move { store.apply_locations(&ctx, rows).await },
-            )
-            .await?;
-        self.finish("locations", listed).await
-    }
-
-    async fn absences(&self) -> Result<(), Failure> {
-        let store = &self.ctx.store;
-        // Types first, so that absences resolve their type at once.
-        self.pages(
-            Endpoint::AbsenceTypes,
-            AbsenceTypeFields::from_type,
-            |ctx, rows| async move {
-                store
-                    .apply_absence_types(&ctx, rows)
-                    .await
-                    .map(|()| PageStats::default())
-            },
-        )
-        .await?;
-        let listed = self
-            .pages(
-                Endpoint::Absences,
-                AbsenceFields::from_absence,
-                |ctx, rows| async move { store.apply_absences(&ctx, rows).await },
-            )
-            .await?;
-        self.finish("absences", listed).await
     }
 }
 

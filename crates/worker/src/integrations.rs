@@ -1,6 +1,8 @@
 //! The integrations queue: Kombo's lifecycle events change which tenants sync.
 
-use hris_bus::{Entity, Envelope, Failure, FetchKind, Handler, Incoming, Outgoing, Trigger};
+use hris_bus::{
+    Entity, Envelope, Failure, FetchKind, Handler, Incoming, Outgoing, SyncedEntity, Trigger,
+};
 use hris_kombo::webhook::{EventPayload, WebhookEvent};
 use hris_store::IntegrationState;
 use hris_store::{Link, Tenant};
@@ -9,13 +11,8 @@ use crate::context::WorkerContext;
 use crate::entity::decode;
 use crate::failure::{from_bus, from_store};
 
-/// The entities a tenant syncs.
-pub const SYNCED: [Entity; 4] = [
-    Entity::Employees,
-    Entity::Teams,
-    Entity::Locations,
-    Entity::Absences,
-];
+/// The entities a tenant syncs (the registry's).
+pub const SYNCED: &[SyncedEntity] = SyncedEntity::ALL;
 
 pub struct IntegrationsHandler {
     pub ctx: WorkerContext,
@@ -203,7 +200,7 @@ pub fn sync_messages(
             let mut envelope = Envelope::new(
                 format!("{cause}:{entity}"),
                 integration_id.map(str::to_owned),
-                *entity,
+                Entity::from(*entity),
                 kind,
                 trigger,
             );

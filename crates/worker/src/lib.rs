@@ -9,6 +9,7 @@ pub mod failure;
 pub mod fetch;
 pub mod import;
 pub mod integrations;
+pub mod registry;
 pub mod scheduler;
 pub mod sweeper;
 
@@ -65,23 +66,23 @@ pub async fn run(
         config.concurrency = tuning.concurrency;
         config.shutdown_grace = tuning.shutdown_grace;
         let shutdown = shutdown.clone();
-        match entity {
-            Entity::Integrations => {
+        match entity.synced() {
+            None => {
                 let handler = integrations::IntegrationsHandler { ctx: ctx.clone() };
                 let consumer = Consumer::new(config, connector.clone(), handler);
                 tasks.spawn(consumer.run(shutdown));
             }
-            _ => {
+            Some(synced) => {
                 let handler = entity::EntityHandler {
                     ctx: ctx.clone(),
-                    entity: *entity,
+                    entity: synced,
                 };
                 let consumer = Consumer::new(config, connector.clone(), handler);
                 tasks.spawn(consumer.run(shutdown));
             }
         }
     }
-    if entities.iter().any(|e| *e != Entity::Integrations) {
+    if entities.iter().any(|e| e.synced().is_some()) {
         tasks.spawn(sweeper::run(ctx.clone(), shutdown.clone()));
     }
     while tasks.join_next().await.is_some() {}
