@@ -100,11 +100,15 @@ impl<H: Handler> Consumer<H> {
         }
     }
 
-    /// Consumes until `shutdown`, through any number of reconnects.
+    /// Consumes until `shutdown`, through any number of reconnects. On
+    /// shutdown, in-flight work gets `shutdown_grace` in all, once: the drain
+    /// on the channel and the final wait share one deadline, so the process
+    /// exits within the platform's grace period.
     pub async fn run(self, shutdown: CancellationToken) {
         let this = Arc::new(self);
         let tracker = TaskTracker::new();
         let slots = Arc::new(Semaphore::new(this.config.concurrency.max(1)));
+        let mut drain_deadline = None;
         while !shutdown.is_cancelled() {
             if !this
                 .connector
@@ -114,7 +118,7 @@ impl<H: Handler> Consumer<H> {
                 continue;
             }
             match this.consume(&shutdown, &tracker, &slots).await {
-                Ok(()) => {}
+                Ok(deadline) => drain_deadline = drain_deadline.or(deadline),
                 Err(e) => {
                     tracing::warn!(queue = %this.config.queue, error = %e, "consumer interrupted; resuming after reconnect");
                     this.connector.mark_broken();
@@ -126,7 +130,9 @@ impl<H: Handler> Consumer<H> {
             }
         }
         tracker.close();
-        if tokio::time::timeout(this.config.shutdown_grace, tracker.wait())
+        let deadline = drain_deadline
+            .unwrap_or_else(|| tokio::time::Instant::now() + this.config.shutdown_grace);
+        if tokio::time::timeout_at(deadline, tracker.wait())
             .await
             .is_err()
         {
@@ -135,15 +141,16 @@ impl<H: Handler> Consumer<H> {
     }
 
     /// One channel's life: consume until shutdown or until the channel dies.
+    /// Returns the drain's deadline when it ended for shutdown.
     async fn consume(
         self: &Arc<Self>,
         shutdown: &CancellationToken,
         tracker: &TaskTracker,
         slots: &Arc<Semaphore>,
-    ) -> Result<(), lapin::Error> {
+    ) -> Result<Option<tokio::time::Instant>, lapin::Error> {
         let channel = match self.connector.open_channel().await {
             Ok(c) => c,
-            Err(_) => return Ok(()),
+            Err(_) => return Ok(None),
         };
         channel
             .basic_qos(self.config.prefetch, BasicQosOptions::default())
@@ -170,7 +177,7 @@ impl<H: Handler> Consumer<H> {
                 next = deliveries.next() => match next {
                     Some(Ok(d)) => d,
                     Some(Err(e)) => return Err(e),
-                    None => return Ok(()),
+                    None => return Ok(None),
                 },
             };
             let this = self.clone();
@@ -181,13 +188,21 @@ impl<H: Handler> Consumer<H> {
         }
         // Shutdown: no new deliveries; in-flight ones finish on this channel, then
         // closing it hands back whatever was prefetched but not started.
-        let _ = channel
-            .basic_cancel(tag.into(), BasicCancelOptions::default())
-            .await;
+        let deadline = tokio::time::Instant::now() + self.config.shutdown_grace;
+        let _ = tokio::time::timeout_at(
+            deadline,
+            channel.basic_cancel(tag.into(), BasicCancelOptions::default()),
+        )
+        .await;
         tracker.close();
-        let _ = tokio::time::timeout(self.config.shutdown_grace, tracker.wait()).await;
-        let _ = channel.close(200, "shutdown".into()).await;
-        Ok(())
+        let _ = tokio::time::timeout_at(deadline, tracker.wait()).await;
+        // Bounded too: a broker that stopped answering must not hold the exit.
+        let _ = tokio::time::timeout(
+            Duration::from_secs(2),
+            channel.close(200, "shutdown".into()),
+        )
+        .await;
+        Ok(Some(deadline))
     }
 
     async fn process(&self, delivery: lapin::message::Delivery) {
