@@ -14,6 +14,12 @@ pub enum BusError {
     Encode(#[from] serde_json::Error),
 }
 
+impl hris_types::Classified for BusError {
+    fn class(&self) -> hris_types::ErrorClass {
+        hris_types::ErrorClass::retryable_if(self.is_retryable())
+    }
+}
+
 impl BusError {
     /// Publishing failures are all worth another try later (the broker comes back,
     /// the queue is re-declared); none of them means the message is bad.

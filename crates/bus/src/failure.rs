@@ -98,3 +98,26 @@ impl fmt::Display for Failure {
 }
 
 impl std::error::Error for Failure {}
+
+/// Any layer's classified error becomes a failure with `?`: one conversion,
+/// the class decided where the error was made. (`Failure` is not itself
+/// `Classified`, so this does not overlap `From<Failure> for Failure`.)
+impl<E: hris_types::Classified> From<E> for Failure {
+    fn from(e: E) -> Self {
+        let (class, retry_after) = match e.class() {
+            hris_types::ErrorClass::Retryable { retry_after } => {
+                (FailureClass::Retryable, retry_after)
+            }
+            hris_types::ErrorClass::NotReady => (FailureClass::NotReady, None),
+            hris_types::ErrorClass::Permanent => (FailureClass::Permanent, None),
+        };
+        Failure {
+            class,
+            reason: e.to_string(),
+            code: e.code(),
+            log_url: e.log_url().map(str::to_owned),
+            retry_after,
+            tenant_id: None,
+        }
+    }
+}

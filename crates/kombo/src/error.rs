@@ -8,26 +8,7 @@ use std::time::Duration;
 use crate::decode::{DecodeError, DecodeKind};
 use crate::envelope::ErrorBody;
 
-/// What the caller should do about a failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorClass {
-    /// A blip: try again soon (after `retry_after` when Kombo said so).
-    Retryable { retry_after: Option<Duration> },
-    /// The integration is not ready yet (`INTEGRATION.SETUP_SYNC_PENDING`): try much later.
-    NotReady,
-    /// Will fail the same way until somebody changes something: never hot-retry.
-    Permanent,
-}
-
-impl ErrorClass {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            ErrorClass::Retryable { .. } => "retryable",
-            ErrorClass::NotReady => "not_ready",
-            ErrorClass::Permanent => "permanent",
-        }
-    }
-}
+pub use hris_types::ErrorClass;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KomboError {
@@ -97,6 +78,20 @@ impl KomboError {
             KomboError::Api { body, .. } => body.log_url.as_deref(),
             _ => None,
         }
+    }
+}
+
+impl hris_types::Classified for KomboError {
+    fn class(&self) -> ErrorClass {
+        KomboError::class(self)
+    }
+
+    fn code(&self) -> Option<String> {
+        KomboError::code(self).map(str::to_owned)
+    }
+
+    fn log_url(&self) -> Option<&str> {
+        KomboError::log_url(self)
     }
 }
 

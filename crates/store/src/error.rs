@@ -117,6 +117,16 @@ impl StoreError {
     }
 }
 
+impl hris_types::Classified for StoreError {
+    fn class(&self) -> hris_types::ErrorClass {
+        hris_types::ErrorClass::retryable_if(self.is_retryable())
+    }
+
+    fn code(&self) -> Option<String> {
+        self.sqlstate().map(|state| format!("SQLSTATE {state}"))
+    }
+}
+
 /// A database error as on-call can act on it, with no value from any row.
 fn describe(e: &tokio_postgres::Error) -> String {
     let Some(db) = e.as_db_error() else {

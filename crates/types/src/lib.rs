@@ -8,6 +8,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use postgres_types::{FromSql, IsNull, ToSql, Type, accepts, to_sql_checked};
+
+mod classified;
+pub use classified::{Classified, ErrorClass};
 use serde::{Deserialize, Serialize};
 
 /// A spelling no variant of `what` has.

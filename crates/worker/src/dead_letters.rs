@@ -15,7 +15,6 @@ use hris_store::NewDeadLetter;
 use sha2::{Digest, Sha256};
 
 use crate::context::WorkerContext;
-use crate::failure::from_store;
 
 /// Test-only crash point between the archive insert and the ack (see above).
 pub const FAILPOINT: &str = "HRIS_FAILPOINT_EXIT_AFTER_ARCHIVE";
@@ -30,12 +29,7 @@ pub struct DeadLetterArchiver {
 impl Handler for DeadLetterArchiver {
     async fn handle(&self, message: &Incoming) -> Result<(), Failure> {
         let letter = describe(message);
-        let fresh = self
-            .ctx
-            .store
-            .archive_dead_letter(&letter)
-            .await
-            .map_err(|e| from_store(&e))?;
+        let fresh = self.ctx.store.archive_dead_letter(&letter).await?;
         if std::env::var_os(FAILPOINT).is_some() {
             tracing::error!(
                 failpoint = FAILPOINT,

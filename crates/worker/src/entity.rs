@@ -10,7 +10,6 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::context::WorkerContext;
-use crate::failure::from_store;
 use crate::fetch;
 
 pub struct EntityHandler {
@@ -72,12 +71,9 @@ impl EntityHandler {
             (Some(id), _) => match store.tenant(id).await {
                 Ok(t) => Some(t),
                 Err(hris_store::StoreError::NotFound(_)) => None,
-                Err(e) => return Err(from_store(&e)),
+                Err(e) => return Err(e.into()),
             },
-            (None, Some(integration)) => store
-                .tenant_by_integration(integration)
-                .await
-                .map_err(|e| from_store(&e))?,
+            (None, Some(integration)) => store.tenant_by_integration(integration).await?,
             (None, None) => {
                 return Err(Failure::poison(
                     "message names neither tenant nor integration",
@@ -100,8 +96,7 @@ impl EntityHandler {
                 // Waits in the database; resuming the tenant fetches it.
                 store
                     .request_fetch(&tenant.id, self.entity.as_str(), kind)
-                    .await
-                    .map_err(|e| from_store(&e))?;
+                    .await?;
                 tracing::info!(tenant_id = %tenant.id, entity = %self.entity, "tenant paused; fetch deferred");
                 return Ok(());
             }
@@ -123,8 +118,7 @@ impl EntityHandler {
                 envelope.received_at,
                 settings.lease_ttl,
             )
-            .await
-            .map_err(|e| from_store(&e))?;
+            .await?;
         let mut lease = match claim {
             Claim::Covered => {
                 metrics::counter!("notifications_coalesced_total", "entity" => self.entity.as_str(), "how" => "covered").increment(1);
@@ -160,7 +154,7 @@ impl EntityHandler {
                     }
                     return Ok(());
                 }
-                Err(e) => return Err(from_store(&e)),
+                Err(e) => return Err(e.into()),
             }
         }
     }
@@ -186,8 +180,7 @@ impl EntityHandler {
                 envelope.trigger.as_str(),
                 false,
             )
-            .await
-            .map_err(|e| from_store(&e))?;
+            .await?;
         let started = std::time::Instant::now();
         let result = fetch::run(
             &self.ctx,

@@ -15,7 +15,6 @@ use hris_store::{
 use uuid::Uuid;
 
 use crate::context::WorkerContext;
-use crate::failure::{from_kombo, from_store};
 use crate::registry::{self, Listing};
 
 pub async fn run(
@@ -81,7 +80,7 @@ async fn heartbeat(ctx: &WorkerContext, lease: &Lease) -> Failure {
         tokio::time::sleep(every).await;
         match ctx.store.renew_lease(lease, ctx.settings.lease_ttl).await {
             Ok(true) => {}
-            Ok(false) => return from_store(&StoreError::LeaseLost),
+            Ok(false) => return StoreError::LeaseLost.into(),
             // A database blip: the page writes will tell if it lasts.
             Err(e) => tracing::warn!(error = %e, "could not renew the fetch lease"),
         }
@@ -136,7 +135,7 @@ impl Fetch<'_> {
             .finish_full_listing(&self.apply, entity, !listed.unkeyed)
             .await
             .map(|_| ())
-            .map_err(|e| from_store(&e))
+            .map_err(Failure::from)
     }
 
     /// Feeds each page, in order, to `apply`, stamping when it was read. The
@@ -168,7 +167,7 @@ impl Fetch<'_> {
         let _reader = AbortOnDrop(reader);
         let mut listed = Listed::default();
         while let Some(page) = received.recv().await {
-            let page = page.map_err(|e| from_kombo(&e))?;
+            let page = page?;
             let ctx = ApplyContext {
                 fetched_at: Utc::now(),
                 ..self.apply.clone()
@@ -194,11 +193,7 @@ impl Fetch<'_> {
             if !issues.is_empty() {
                 metrics::counter!("hris_sync_records_set_aside_total", "entity" => entity)
                     .increment(issues.len() as u64);
-                self.ctx
-                    .store
-                    .record_issues(&ctx, entity, &issues)
-                    .await
-                    .map_err(|e| from_store(&e))?;
+                self.ctx.store.record_issues(&ctx, entity, &issues).await?;
             }
             record(endpoint, &stats);
         }
@@ -242,7 +237,7 @@ impl Fetch<'_> {
                     work.push(right);
                     work.push(chunk);
                 }
-                Err(e) => return Err(from_store(&e)),
+                Err(e) => return Err(e.into()),
             }
         }
         Ok(stats)

@@ -9,7 +9,6 @@ use hris_store::{Link, Tenant};
 
 use crate::context::WorkerContext;
 use crate::entity::decode;
-use crate::failure::{from_bus, from_store};
 
 /// The entities a tenant syncs (the registry's).
 pub const SYNCED: &[SyncedEntity] = SyncedEntity::ALL;
@@ -44,7 +43,7 @@ impl Handler for IntegrationsHandler {
                 match store
                     .link_integration(origin, &created.id)
                     .await
-                    .map_err(|e| from_store(&e).with_tenant(origin))?
+                    .map_err(|e| Failure::from(e).with_tenant(origin))?
                 {
                     // Published on every delivery (a redelivery may follow a
                     // failed publish); full syncs of one tenant coalesce.
@@ -64,7 +63,7 @@ impl Handler for IntegrationsHandler {
                                 raw,
                             )
                             .await
-                            .map_err(|e| from_store(&e))
+                            .map_err(Failure::from)
                     }
                 }
             }
@@ -80,7 +79,7 @@ impl Handler for IntegrationsHandler {
                         Some("integration-deleted"),
                     )
                     .await
-                    .map_err(|e| from_store(&e))
+                    .map_err(Failure::from)
             }
             EventPayload::IntegrationStateChanged(changed) => {
                 let Some(tenant) = self.tenant_of(&changed.integration_id).await? else {
@@ -93,8 +92,7 @@ impl Handler for IntegrationsHandler {
                     "ACTIVE" => {
                         store
                             .set_integration_state(&tenant.id, IntegrationState::Active, None)
-                            .await
-                            .map_err(|e| from_store(&e))?;
+                            .await?;
                         tracing::info!(tenant_id = %tenant.id, "integration active again; catching up");
                         // Deferred full-sync requests are merged in when claimed.
                         self.publish_syncs(&tenant, &envelope, FetchKind::Incremental)
@@ -109,7 +107,7 @@ impl Handler for IntegrationsHandler {
                                 Some(state),
                             )
                             .await
-                            .map_err(|e| from_store(&e))
+                            .map_err(Failure::from)
                     }
                     other => {
                         tracing::info!(tenant_id = %tenant.id, state = other, "integration state recorded, nothing to do");
@@ -128,8 +126,7 @@ impl Handler for IntegrationsHandler {
                         finished.sync_state.as_deref(),
                         raw,
                     )
-                    .await
-                    .map_err(|e| from_store(&e))?;
+                    .await?;
                 match tenant {
                     // Kombo just refreshed from the HR system: catch up.
                     Some(t) if t.integration_state == IntegrationState::Active => {
@@ -146,12 +143,7 @@ impl Handler for IntegrationsHandler {
 
 impl IntegrationsHandler {
     async fn tenant_of(&self, integration_id: &str) -> Result<Option<Tenant>, Failure> {
-        let tenant = self
-            .ctx
-            .store
-            .tenant_by_integration(integration_id)
-            .await
-            .map_err(|e| from_store(&e))?;
+        let tenant = self.ctx.store.tenant_by_integration(integration_id).await?;
         if tenant.is_none() {
             tracing::warn!(
                 integration_id,
@@ -180,7 +172,7 @@ impl IntegrationsHandler {
             .publisher
             .publish_all(messages)
             .await
-            .map_err(|e| from_bus(&e).with_tenant(&tenant.id))
+            .map_err(|e| Failure::from(e).with_tenant(&tenant.id))
     }
 }
 

@@ -9,6 +9,7 @@ use hris_bus::{FetchKind, Trigger};
 use tokio_util::sync::CancellationToken;
 
 use crate::context::WorkerContext;
+use crate::failure::WorkerError;
 use crate::integrations::sync_messages;
 
 #[derive(Debug, Clone)]
@@ -51,9 +52,9 @@ pub async fn run(ctx: WorkerContext, config: SchedulerConfig, shutdown: Cancella
     }
 }
 
-pub async fn tick(ctx: &WorkerContext, config: &SchedulerConfig) -> Result<Tick, String> {
+pub async fn tick(ctx: &WorkerContext, config: &SchedulerConfig) -> Result<Tick, WorkerError> {
     let store = &ctx.store;
-    store.ensure_schedules().await.map_err(|e| e.to_string())?;
+    store.ensure_schedules().await?;
     let mut report = Tick::default();
     loop {
         let claimed = store
@@ -78,21 +79,14 @@ pub async fn tick(ctx: &WorkerContext, config: &SchedulerConfig) -> Result<Tick,
                     }
                 }
             })
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         report.full_syncs += claimed;
         if claimed < config.batch as usize {
             break;
         }
     }
-    report.invitations_due = store
-        .release_due_invitations()
-        .await
-        .map_err(|e| e.to_string())?;
-    (report.deactivated, report.held) = store
-        .apply_due_deactivations()
-        .await
-        .map_err(|e| e.to_string())?;
+    report.invitations_due = store.release_due_invitations().await?;
+    (report.deactivated, report.held) = store.apply_due_deactivations().await?;
     metrics::counter!("scheduled_full_syncs_total").increment(report.full_syncs as u64);
     Ok(report)
 }

@@ -8,6 +8,7 @@ use hris_bus::{Entity, Envelope, Outgoing, Trigger};
 use tokio_util::sync::CancellationToken;
 
 use crate::context::WorkerContext;
+use crate::failure::WorkerError;
 
 pub async fn run(ctx: WorkerContext, shutdown: CancellationToken) {
     loop {
@@ -21,12 +22,11 @@ pub async fn run(ctx: WorkerContext, shutdown: CancellationToken) {
     }
 }
 
-pub async fn sweep_once(ctx: &WorkerContext) -> Result<usize, String> {
+pub async fn sweep_once(ctx: &WorkerContext) -> Result<usize, WorkerError> {
     let orphans = ctx
         .store
         .orphaned_requests(Duration::from_secs(2), 200)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     let mut published = 0;
     for orphan in orphans {
         let Ok(entity) = orphan.entity.parse::<Entity>() else {
@@ -48,12 +48,8 @@ pub async fn sweep_once(ctx: &WorkerContext) -> Result<usize, String> {
         envelope.tenant_id = Some(orphan.tenant_id.clone());
         ctx.publisher
             .publish_all(vec![Outgoing::event(&ctx.publisher, envelope)])
-            .await
-            .map_err(|e| e.to_string())?;
-        ctx.store
-            .clear_request(&orphan)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
+        ctx.store.clear_request(&orphan).await?;
         tracing::info!(tenant_id = %orphan.tenant_id, entity = %entity, "re-published a notification left by a stopped fetch");
         published += 1;
     }
