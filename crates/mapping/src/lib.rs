@@ -11,6 +11,7 @@ pub mod diff;
 pub mod email;
 pub mod employee;
 pub mod guard;
+pub mod identity;
 pub mod lifecycle;
 pub mod org;
 pub mod plan;
