@@ -16,6 +16,7 @@ pub mod migrate;
 pub mod org;
 pub mod pool;
 pub mod record_issues;
+mod row;
 pub mod runs;
 pub mod schedule;
 pub mod sync_state;

@@ -4,8 +4,10 @@
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use hris_mapping::employee::reason;
+use postgres_from_row::FromRow;
 use serde::Serialize;
 
+use crate::row::{RowExt, read_all};
 use crate::{Store, StoreError};
 use hris_mapping::plan::UserWrite;
 
@@ -52,7 +54,7 @@ pub(crate) async fn schedule_invitations(
     Ok(())
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, FromRow)]
 pub struct HeldChange {
     pub id: i64,
     pub user_kombo_id: String,
@@ -72,17 +74,7 @@ impl Store {
                 &[&tenant_id],
             )
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| HeldChange {
-                id: r.get(0),
-                user_kombo_id: r.get(1),
-                reason: r.get(2),
-                held_because: r.get(3),
-                state: r.get(4),
-                held_at: r.get(5),
-            })
-            .collect())
+        read_all(&rows)
     }
 
     /// Applies (approve) or drops (reject) a tenant's pending held changes;
@@ -171,8 +163,8 @@ impl Store {
                 )
                 .await?
                 .iter()
-                .map(|r| r.get("tenant_id"))
-                .collect()
+                .map(|r| r.col("tenant_id"))
+                .collect::<Result<_, _>>()?
         };
         let (mut deactivated, mut held) = (0i64, 0i64);
         for tenant in tenants {
@@ -188,8 +180,8 @@ impl Store {
                 )
                 .await?
                 .iter()
-                .map(|r| (r.get("id"), reason::LEFT.to_owned()))
-                .collect();
+                .map(|r| Ok((r.col("id")?, reason::LEFT.to_owned())))
+                .collect::<Result<_, StoreError>>()?;
             let stats = crate::guard::decide_batch(
                 &tx,
                 &tenant,

@@ -11,12 +11,14 @@ use deadpool_postgres::GenericClient;
 use hris_mapping::UserFields;
 use hris_mapping::employee::MappedUser;
 use serde_json::Value;
+use tokio_postgres::Row;
 
 use crate::apply::{
     ApplyContext, PageStats, RecordChanges, begin_page, ids_by_keys, log_changes, select_by_keys,
 };
 use crate::org::{upsert_stub_legal_entities, upsert_stub_locations, upsert_stub_teams};
 use crate::record_issues::{NewRecordIssue, Severity, Stage};
+use crate::row::RowExt;
 use crate::{Store, StoreError};
 use hris_mapping::plan::{newest_per_id, plan_users};
 use read::load_stored;
@@ -252,7 +254,14 @@ async fn upsert(
         ],
     )
     .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    row_ids(&rows)
+}
+
+/// Row ids by Kombo id, from rows with columns `kombo_id` and `id`.
+fn row_ids(rows: &[Row]) -> Result<HashMap<String, i64>, StoreError> {
+    rows.iter()
+        .map(|r| Ok((r.col("kombo_id")?, r.col("id")?)))
+        .collect()
 }
 
 /// Makes the `hris` memberships of these users match their synced groups;
@@ -273,15 +282,13 @@ async fn sync_memberships(
         .iter()
         .flat_map(|(_, teams)| teams.iter().map(String::as_str))
         .collect();
-    let teams: HashMap<String, i64> = tx
-        .query(
+    let teams = row_ids(
+        &tx.query(
             &select_by_keys("teams", "kombo_id, id", "kombo_id", ""),
             &[&ctx.tenant_id, &team_kids],
         )
-        .await?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+        .await?,
+    )?;
     let user_ids: Vec<i64> = users
         .iter()
         .filter_map(|(u, _)| ids.get(*u).copied())
