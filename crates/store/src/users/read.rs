@@ -64,7 +64,7 @@ pub(crate) async fn load_stored(
 ) -> Result<HashMap<String, StoredUser>, StoreError> {
     let ids: Vec<&str> = page.iter().map(|m| m.user.kombo_id.as_str()).collect();
     let lock = if for_update { "FOR NO KEY UPDATE" } else { "" };
-    Ok(client
+    client
         .query(
             &select_by_keys("users", USER_COLUMNS, "kombo_id", lock),
             &[&tenant_id, &ids],
@@ -72,7 +72,7 @@ pub(crate) async fn load_stored(
         .await?
         .iter()
         .map(|row| stored_from_row(row).map(|s| (s.fields.kombo_id.clone(), s)))
-        .collect::<Result<_, _>>()?)
+        .collect()
 }
 
 impl Store {
@@ -97,7 +97,7 @@ impl Store {
         seen: &[String],
     ) -> Result<Vec<String>, StoreError> {
         let client = self.client().await?;
-        Ok(client
+        client
             .query(
                 "SELECT kombo_id FROM users WHERE tenant_id = $1 AND status = 'active'
                  AND NOT (kombo_id = ANY($2)) ORDER BY kombo_id",
@@ -106,7 +106,7 @@ impl Store {
             .await?
             .iter()
             .map(|r| r.col("kombo_id"))
-            .collect::<Result<_, _>>()?)
+            .collect()
     }
 
     /// The tenant's mass-change budget as it stands (read-only).
