@@ -21,7 +21,7 @@ use hris_mapping::plan::{Decision, HeldDeactivation, StoredUser, UserPlan, decid
 
 use crate::apply::ApplyContext;
 use crate::row::RowExt;
-use crate::{PageStats, StoreError};
+use crate::{PageStats, Store, StoreError};
 
 /// Takes the tenant's guard lock for this transaction, then reads its budget.
 pub(crate) async fn budget(tx: &impl GenericClient, tenant_id: &str) -> Result<Budget, StoreError> {
@@ -246,4 +246,15 @@ pub(crate) async fn full_listing_batch(
         }
     }
     Ok(batch)
+}
+
+impl Store {
+    /// The tenant's mass-change budget as it stands (read-only).
+    pub async fn guard_budget(
+        &self,
+        tenant_id: &str,
+    ) -> Result<hris_mapping::guard::Budget, StoreError> {
+        let client = self.client().await?;
+        read_budget(&client, tenant_id).await
+    }
 }

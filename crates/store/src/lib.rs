@@ -14,6 +14,7 @@ pub mod lifecycle;
 pub mod locations;
 pub mod migrate;
 pub mod org;
+mod pages;
 pub mod pool;
 pub mod record_issues;
 mod row;

@@ -108,13 +108,4 @@ impl Store {
             .map(|r| r.col("kombo_id"))
             .collect()
     }
-
-    /// The tenant's mass-change budget as it stands (read-only).
-    pub async fn guard_budget(
-        &self,
-        tenant_id: &str,
-    ) -> Result<hris_mapping::guard::Budget, StoreError> {
-        let client = self.client().await?;
-        crate::guard::read_budget(&client, tenant_id).await
-    }
 }
