@@ -158,8 +158,15 @@ impl Env {
         Ok(Worker { child })
     }
 
+    /// `sql` names its one column `n`.
     pub async fn count(&self, sql: &str) -> anyhow::Result<i64> {
-        Ok(self.store.client().await?.query_one(sql, &[]).await?.get(0))
+        Ok(self
+            .store
+            .client()
+            .await?
+            .query_one(sql, &[])
+            .await?
+            .try_get("n")?)
     }
 
     /// Waits until no fetch is running or pending and the queues are empty.
@@ -173,7 +180,7 @@ impl Env {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
             let busy = self
-                .count("SELECT count(*) FROM sync_state WHERE (lease_owner IS NOT NULL AND lease_until > now()) OR rerun_requested IS NOT NULL")
+                .count("SELECT count(*) AS n FROM sync_state WHERE (lease_owner IS NOT NULL AND lease_until > now()) OR rerun_requested IS NOT NULL")
                 .await?;
             let queued = self.queued().await?;
             streak = if busy == 0 && queued == 0 {

@@ -124,19 +124,19 @@ pub async fn import(
     let client = env.store.client().await?;
     let fetch: f64 = client
         .query_one(
-            "SELECT COALESCE(extract(epoch FROM max(finished_at) - min(started_at)), 0)::float8 FROM sync_runs
+            "SELECT COALESCE(extract(epoch FROM max(finished_at) - min(started_at)), 0)::float8 AS secs FROM sync_runs
              WHERE tenant_id = $1 AND entity = 'employees'",
             &[&tenant],
         )
         .await?
-        .get(0);
+        .try_get("secs")?;
     let stored: i64 = client
         .query_one(
-            "SELECT count(*) FROM users WHERE tenant_id = $1",
+            "SELECT count(*) AS n FROM users WHERE tenant_id = $1",
             &[&tenant],
         )
         .await?
-        .get(0);
+        .try_get("n")?;
     anyhow::ensure!(
         stored as usize == employees,
         "{stored} of {employees} imported"
@@ -145,31 +145,31 @@ pub async fn import(
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let before: i64 = client
         .query_one(
-            "SELECT count(*) FROM sync_runs WHERE tenant_id = $1",
+            "SELECT count(*) AS n FROM sync_runs WHERE tenant_id = $1",
             &[&tenant],
         )
         .await?
-        .get(0);
+        .try_get("n")?;
     let resync = Instant::now();
     request_sync(env, &tenant, &integration, FetchKind::Full).await?;
     env.settle(Duration::from_secs(3600)).await?;
     let resync_secs = resync.elapsed().as_secs_f64();
     let after: i64 = client
         .query_one(
-            "SELECT count(*) FROM sync_runs WHERE tenant_id = $1",
+            "SELECT count(*) AS n FROM sync_runs WHERE tenant_id = $1",
             &[&tenant],
         )
         .await?
-        .get(0);
+        .try_get("n")?;
     anyhow::ensure!(after > before, "the resync ran");
     let written: i64 = client
         .query_one(
-            "SELECT COALESCE(sum(created + updated + deactivated), 0)::bigint FROM
+            "SELECT COALESCE(sum(created + updated + deactivated), 0)::bigint AS written FROM
                (SELECT * FROM sync_runs WHERE tenant_id = $1 ORDER BY started_at DESC LIMIT $2) r",
             &[&tenant, &(after - before)],
         )
         .await?
-        .get(0);
+        .try_get("written")?;
     let peak = worker.peak_rss_mib().unwrap_or(0.0);
     worker.stop();
     Ok(ImportFigures {
@@ -221,8 +221,8 @@ pub async fn freshness(env: &Env, tenants: usize, concurrency: usize) -> anyhow:
         .query("SELECT DISTINCT ON (tenant_id) tenant_id, kombo_id FROM users WHERE tenant_id LIKE 'fresh%' ORDER BY tenant_id, kombo_id", &[])
         .await?
         .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+        .map(|r| anyhow::Ok((r.try_get("tenant_id")?, r.try_get("kombo_id")?)))
+        .collect::<Result<_, _>>()?;
     // Past the 2 s skew margin, so no change is "covered" by an earlier fetch.
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let burst = change_round(env, &targets, "Fresh", None).await?;
@@ -303,7 +303,7 @@ async fn change_round(
                 &[employee, &job_title],
             )
             .await?
-            .get(0);
+            .try_get("finished_at")?;
         lags.push(((committed - *at).num_microseconds().unwrap_or(0) as f64 / 1000.0).max(0.0));
     }
     lags.sort_by(f64::total_cmp);
@@ -352,14 +352,14 @@ pub async fn fan_in(
     let client = env.store.client().await?;
     let mut done: Vec<f64> = client
         .query(
-            "SELECT extract(epoch FROM max(finished_at) - $1::timestamptz)::float8 FROM sync_runs
+            "SELECT extract(epoch FROM max(finished_at) - $1::timestamptz)::float8 AS done_secs FROM sync_runs
              WHERE tenant_id LIKE 'fan%' GROUP BY tenant_id",
             &[&began],
         )
         .await?
         .iter()
-        .map(|r| r.get(0))
-        .collect();
+        .map(|r| r.try_get("done_secs"))
+        .collect::<Result<_, _>>()?;
     done.sort_by(f64::total_cmp);
     Ok(FanIn {
         tenants,

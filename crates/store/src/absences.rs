@@ -9,6 +9,7 @@ use hris_mapping::absence::{AbsenceFields, AbsenceTypeFields};
 use crate::apply::{
     ApplyContext, PageStats, RecordChanges, begin_page, ids_by_keys, log_changes, select_by_keys,
 };
+use crate::row::RowExt;
 use crate::{Store, StoreError};
 use hris_mapping::plan::plan_writes;
 
@@ -74,26 +75,27 @@ impl Store {
             )
             .await?
             .iter()
-            .map(|r| {
+            .map(|r| -> Result<_, StoreError> {
                 let a = AbsenceFields {
-                    kombo_id: r.get(0),
-                    remote_id: r.get(1),
-                    employee_kombo_id: r.get(2),
-                    type_kombo_id: r.get(3),
-                    start_date: r.get(4),
-                    end_date: r.get(5),
-                    start_time: r.get(6),
-                    end_time: r.get(7),
-                    amount: r.get(8),
-                    unit: r.get(9),
-                    status: r.get(10),
-                    counts: r.get(11),
-                    remote_deleted_at: r.get(12),
-                    changed_at: r.get(13),
+                    kombo_id: r.col("kombo_id")?,
+                    remote_id: r.col("remote_id")?,
+                    employee_kombo_id: r.col("employee_kombo_id")?,
+                    type_kombo_id: r.col("type_kombo_id")?,
+                    start_date: r.col("start_date")?,
+                    end_date: r.col("end_date")?,
+                    start_time: r.col("start_time")?,
+                    end_time: r.col("end_time")?,
+                    amount: r.col("amount")?,
+                    unit: r.col("unit")?,
+                    status: r.col("status")?,
+                    counts: r.col("counts")?,
+                    remote_deleted_at: r.col("remote_deleted_at")?,
+                    changed_at: r.col("kombo_changed_at")?,
                 };
-                (a.kombo_id.clone(), (a, r.get(13)))
+                let changed_at = a.changed_at;
+                Ok((a.kombo_id.clone(), (a, changed_at)))
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
         let mut stats = PageStats::default();
         let writes = plan_writes(
             &page,

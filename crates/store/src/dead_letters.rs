@@ -2,13 +2,15 @@
 //! marks replay and purge leave (with an audit row each).
 
 use chrono::{DateTime, Utc};
+use postgres_from_row::FromRow;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::row::{RowExt, read_all};
 use crate::{Store, StoreError};
 
 /// A dead letter as the archiver writes it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, FromRow)]
 pub struct NewDeadLetter {
     /// Stable across redeliveries of the same dead letter (archive idempotency).
     #[serde(skip)]
@@ -31,10 +33,11 @@ pub struct NewDeadLetter {
 }
 
 /// An archived dead letter: what was written, and what on-call did with it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, FromRow)]
 pub struct DeadLetter {
     pub id: i64,
     #[serde(flatten)]
+    #[from_row(flatten)]
     pub letter: NewDeadLetter,
     pub state: String,
     pub archived_at: DateTime<Utc>,
@@ -68,7 +71,7 @@ pub struct DeadLetterFilter {
 }
 
 /// One line of the grouped summary.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, FromRow)]
 pub struct DeadLetterGroup {
     pub error_class: String,
     pub tenant_id: Option<String>,
@@ -86,36 +89,6 @@ const WHERE: &str = "($1::bigint[] = '{}' OR id = ANY($1)) AND ($2::text IS NULL
     AND ($3::text IS NULL OR entity = $3) AND ($4::text IS NULL OR error_class = $4)
     AND ($5::text IS NULL OR state = $5) AND ($6::timestamptz IS NULL OR archived_at >= $6)
     AND ($7::timestamptz IS NULL OR archived_at < $7)";
-
-fn from_row(r: &tokio_postgres::Row) -> DeadLetter {
-    DeadLetter {
-        id: r.get(0),
-        letter: NewDeadLetter {
-            dedupe_key: r.get(1),
-            message_id: r.get(2),
-            routing_key: r.get(3),
-            tenant_id: r.get(4),
-            integration_id: r.get(5),
-            entity: r.get(6),
-            reason: r.get(7),
-            error_class: r.get(8),
-            error_code: r.get(9),
-            log_url: r.get(10),
-            attempts: r.get(11),
-            first_failed_at: r.get(12),
-            last_failed_at: r.get(13),
-            headers: r.get(14),
-            payload: r.get(15),
-        },
-        state: r.get(16),
-        archived_at: r.get(17),
-        replayed_at: r.get(18),
-        replayed_by: r.get(19),
-        replay_count: r.get(20),
-        purged_at: r.get(21),
-        purged_by: r.get(22),
-    }
-}
 
 impl Store {
     /// Archives a dead letter; `false` when it was archived before (a
@@ -159,7 +132,7 @@ impl Store {
                 ],
             )
             .await?;
-        Ok(rows.iter().map(from_row).collect())
+        read_all(&rows)
     }
 
     pub async fn dead_letter(&self, id: i64) -> Result<DeadLetter, StoreError> {
@@ -182,8 +155,8 @@ impl Store {
         let rows = client
             .query(
                 &format!(
-                    "SELECT error_class, tenant_id, count(*), min(archived_at), max(archived_at),
-                            (array_agg(DISTINCT COALESCE(error_code, reason)))[1:5]
+                    "SELECT error_class, tenant_id, count(*) AS count, min(archived_at) AS first_seen, max(archived_at) AS last_seen,
+                            (array_agg(DISTINCT COALESCE(error_code, reason)))[1:5] AS reasons
                      FROM dead_letters WHERE {WHERE}
                      GROUP BY error_class, tenant_id ORDER BY count(*) DESC, error_class, tenant_id"
                 ),
@@ -198,17 +171,7 @@ impl Store {
                 ],
             )
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| DeadLetterGroup {
-                error_class: r.get(0),
-                tenant_id: r.get(1),
-                count: r.get(2),
-                first_seen: r.get(3),
-                last_seen: r.get(4),
-                reasons: r.get(5),
-            })
-            .collect())
+        read_all(&rows)
     }
 
     /// Marks a dead letter replayed (after its message was confirmed).
@@ -251,7 +214,8 @@ impl Store {
                 &[&id],
             )
             .await?
-            .map(|r| r.get(0));
+            .map(|r| r.col("state"))
+            .transpose()?;
         let Some(before) = before else {
             return Err(StoreError::NotFound(format!("dead letter {id}")));
         };

@@ -40,6 +40,11 @@ pub enum StoreError {
     LeaseLost,
     #[error("invalid value: {0}")]
     Invalid(String),
+    /// A row that does not read as the code expects (a column missing, of
+    /// another type, or NULL where a value is required): the schema and the
+    /// code disagree, which no retry fixes and no record split isolates.
+    #[error("reading a row: {}", describe(.0))]
+    Row(tokio_postgres::Error),
 }
 
 impl From<deadpool_postgres::PoolError> for StoreError {
@@ -89,7 +94,8 @@ impl StoreError {
             | StoreError::Config(_)
             | StoreError::NotFound(_)
             | StoreError::Conflict(_)
-            | StoreError::Invalid(_) => false,
+            | StoreError::Invalid(_)
+            | StoreError::Row(_) => false,
         }
     }
 

@@ -2,13 +2,15 @@
 //! of every synced field, with the event or sync run that caused each change.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use postgres_from_row::FromRow;
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::row::{RowExt, read_all};
 use crate::{Store, StoreError};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, FromRow)]
 pub struct UserState {
     pub id: i64,
     pub kombo_id: String,
@@ -31,7 +33,7 @@ pub struct UserState {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, FromRow)]
 pub struct FieldHistory {
     pub field: String,
     pub old_value: Option<Value>,
@@ -52,8 +54,8 @@ impl Store {
                 "SELECT u.id, u.kombo_id, u.remote_id, u.first_name, u.last_name, u.email, u.email_status,
                         u.job_title, u.status, u.deactivation_reason, u.employment_status, u.hire_date,
                         u.leave_date, u.manager_kombo_id,
-                        (SELECT COALESCE(t.name, t.kombo_id) FROM teams t WHERE t.id = u.primary_team_id),
-                        (SELECT COALESCE(l.name, l.kombo_id) FROM locations l WHERE l.id = u.primary_location_id),
+                        (SELECT COALESCE(t.name, t.kombo_id) FROM teams t WHERE t.id = u.primary_team_id) AS primary_team,
+                        (SELECT COALESCE(l.name, l.kombo_id) FROM locations l WHERE l.id = u.primary_location_id) AS location,
                         u.remote_deleted_at, u.kombo_changed_at, u.updated_at
                  FROM users u WHERE u.tenant_id = $1 AND (u.kombo_id = $2 OR lower(u.email) = lower($2))
                  ORDER BY (u.kombo_id = $2) DESC LIMIT 1",
@@ -61,27 +63,7 @@ impl Store {
             )
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("user {who} of tenant {tenant_id}")))?;
-        Ok(UserState {
-            id: row.get(0),
-            kombo_id: row.get(1),
-            remote_id: row.get(2),
-            first_name: row.get(3),
-            last_name: row.get(4),
-            email: row.get(5),
-            email_status: row.get(6),
-            job_title: row.get(7),
-            status: row.get(8),
-            deactivation_reason: row.get(9),
-            employment_status: row.get(10),
-            hire_date: row.get(11),
-            leave_date: row.get(12),
-            manager_kombo_id: row.get(13),
-            primary_team: row.get(14),
-            location: row.get(15),
-            remote_deleted_at: row.get(16),
-            kombo_changed_at: row.get(17),
-            updated_at: row.get(18),
-        })
+        row.read()
     }
 
     /// Every logged change of one record, oldest first.
@@ -95,24 +77,13 @@ impl Store {
         let rows = client
             .query(
                 "SELECT c.field, c.old_value, c.new_value, c.changed_at, c.cause_event_id, c.sync_run_id,
-                        r.kind || '/' || r.trigger
+                        r.kind || '/' || r.trigger AS sync_run
                  FROM change_log c LEFT JOIN sync_runs r ON r.id = c.sync_run_id
                  WHERE c.tenant_id = $1 AND c.record_type = $2 AND c.record_kombo_id = $3
                  ORDER BY c.changed_at, c.id",
                 &[&tenant_id, &record_type, &kombo_id],
             )
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| FieldHistory {
-                field: r.get(0),
-                old_value: r.get(1),
-                new_value: r.get(2),
-                changed_at: r.get(3),
-                cause_event_id: r.get(4),
-                sync_run_id: r.get(5),
-                sync_run: r.get(6),
-            })
-            .collect())
+        read_all(&rows)
     }
 }

@@ -20,7 +20,8 @@ use hris_mapping::guard::{Budget, window};
 use hris_mapping::plan::{Decision, HeldDeactivation, StoredUser, UserPlan, decide, screen};
 
 use crate::apply::ApplyContext;
-use crate::{PageStats, StoreError};
+use crate::row::RowExt;
+use crate::{PageStats, Store, StoreError};
 
 /// Takes the tenant's guard lock for this transaction, then reads its budget.
 pub(crate) async fn budget(tx: &impl GenericClient, tenant_id: &str) -> Result<Budget, StoreError> {
@@ -46,11 +47,11 @@ pub(crate) async fn read_budget(
             &[&tenant_id, &since],
         )
         .await?;
-    let threshold: Option<f64> = row.get("threshold");
+    let threshold: Option<f64> = row.col("threshold")?;
     Ok(Budget::new(
         threshold.unwrap_or(0.2),
-        row.get("active"),
-        row.get("recent"),
+        row.col("active")?,
+        row.col("recent")?,
     ))
 }
 
@@ -189,7 +190,7 @@ pub(crate) async fn decide_batch(
                 &[&tenant_id, &ids, &reasons, &cause, &sync_run_id],
             )
             .await?;
-        let deactivated: i64 = row.get("deactivated");
+        let deactivated: i64 = row.col("deactivated")?;
         stats.deactivated = u32::try_from(deactivated).unwrap_or(u32::MAX);
         return Ok(stats);
     }
@@ -239,10 +240,21 @@ pub(crate) async fn full_listing_batch(
     let mut batch: Vec<(i64, String)> = Vec::with_capacity(rows.len());
     let mut seen = std::collections::HashSet::new();
     for row in rows {
-        let id: i64 = row.get("id");
+        let id: i64 = row.col("id")?;
         if seen.insert(id) {
-            batch.push((id, row.get("reason")));
+            batch.push((id, row.col("reason")?));
         }
     }
     Ok(batch)
+}
+
+impl Store {
+    /// The tenant's mass-change budget as it stands (read-only).
+    pub async fn guard_budget(
+        &self,
+        tenant_id: &str,
+    ) -> Result<hris_mapping::guard::Budget, StoreError> {
+        let client = self.client().await?;
+        read_budget(&client, tenant_id).await
+    }
 }

@@ -1,6 +1,7 @@
 //! The link between a tenant and its Kombo integration, and the lifecycle
 //! events that change it.
 
+use crate::row::RowExt;
 use crate::{Store, StoreError, Tenant};
 use hris_types::IntegrationState;
 
@@ -34,8 +35,8 @@ impl Store {
         let Some(current) = current else {
             return Ok(Link::UnknownTenant);
         };
-        let linked: Option<String> = current.get(0);
-        let state: String = current.get(1);
+        let linked: Option<String> = current.col("kombo_integration_id")?;
+        let state: String = current.col("integration_state")?;
         if linked.as_deref() == Some(integration_id) && state == "active" {
             return Ok(Link::AlreadyLinked(self.tenant(origin_id).await?));
         }
@@ -110,7 +111,7 @@ impl Store {
         let Some(row) = row else {
             return Ok(None);
         };
-        let integration_id: String = row.get(0);
+        let integration_id: String = row.col("integration_id")?;
         self.link_integration(tenant_id, &integration_id).await?;
         client
             .execute(

@@ -1,11 +1,12 @@
-//! Invitations, held changes and effective-dated deactivations (the guard's
-//! decisions themselves are in `guard`).
+//! Invitations and held changes (the guard's decisions themselves are in
+//! `guard`; effective-dated deactivations, which go through it, in `pages`).
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
-use hris_mapping::employee::reason;
+use postgres_from_row::FromRow;
 use serde::Serialize;
 
+use crate::row::read_all;
 use crate::{Store, StoreError};
 use hris_mapping::plan::UserWrite;
 
@@ -52,7 +53,7 @@ pub(crate) async fn schedule_invitations(
     Ok(())
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, FromRow)]
 pub struct HeldChange {
     pub id: i64,
     pub user_kombo_id: String,
@@ -72,17 +73,7 @@ impl Store {
                 &[&tenant_id],
             )
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| HeldChange {
-                id: r.get(0),
-                user_kombo_id: r.get(1),
-                reason: r.get(2),
-                held_because: r.get(3),
-                state: r.get(4),
-                held_at: r.get(5),
-            })
-            .collect())
+        read_all(&rows)
     }
 
     /// Applies (approve) or drops (reject) a tenant's pending held changes;
@@ -154,54 +145,5 @@ impl Store {
                 &[],
             )
             .await?)
-    }
-
-    /// Deactivates users whose leave day has ended, with change-log entries,
-    /// through the mass-change guard: each tenant's due users are one batch,
-    /// applied within its budget or held together. Users with a pending hold
-    /// wait for the decision. Returns (deactivated, held).
-    pub async fn apply_due_deactivations(&self) -> Result<(i64, i64), StoreError> {
-        let tenants: Vec<String> = {
-            let client = self.client().await?;
-            client
-                .query(
-                    "SELECT DISTINCT tenant_id FROM users
-                     WHERE status = 'active' AND deactivate_at <= now()",
-                    &[],
-                )
-                .await?
-                .iter()
-                .map(|r| r.get("tenant_id"))
-                .collect()
-        };
-        let (mut deactivated, mut held) = (0i64, 0i64);
-        for tenant in tenants {
-            let mut client = self.client().await?;
-            let tx = client.transaction().await?;
-            let batch: Vec<(i64, String)> = tx
-                .query(
-                    "SELECT u.id FROM users u
-                     WHERE u.tenant_id = $1 AND u.status = 'active' AND u.deactivate_at <= now()
-                       AND NOT EXISTS (SELECT 1 FROM held_changes h WHERE h.user_id = u.id AND h.state = 'pending')
-                     ORDER BY u.id FOR NO KEY UPDATE OF u SKIP LOCKED",
-                    &[&tenant],
-                )
-                .await?
-                .iter()
-                .map(|r| (r.get("id"), reason::LEFT.to_owned()))
-                .collect();
-            let stats = crate::guard::decide_batch(
-                &tx,
-                &tenant,
-                &batch,
-                "schedule: leave date reached",
-                None,
-            )
-            .await?;
-            tx.commit().await?;
-            deactivated += i64::from(stats.deactivated);
-            held += i64::from(stats.held);
-        }
-        Ok((deactivated, held))
     }
 }

@@ -8,6 +8,7 @@ use hris_mapping::org::{LegalEntityFields, LocationFields};
 use crate::apply::{
     ApplyContext, PageStats, RecordChanges, begin_page, ids_by_keys, log_changes, select_by_keys,
 };
+use crate::row::RowExt;
 use crate::{Store, StoreError};
 use hris_mapping::plan::plan_writes;
 
@@ -33,20 +34,21 @@ impl Store {
             )
             .await?
             .iter()
-            .map(|r| {
+            .map(|r| -> Result<_, StoreError> {
                 let l = LocationFields {
-                    kombo_id: r.get(0),
-                    remote_id: r.get(1),
-                    name: r.get(2),
-                    location_type: r.get(3),
-                    city: r.get(4),
-                    country: r.get(5),
-                    remote_deleted_at: r.get(6),
-                    changed_at: r.get(7),
+                    kombo_id: r.col("kombo_id")?,
+                    remote_id: r.col("remote_id")?,
+                    name: r.col("name")?,
+                    location_type: r.col("location_type")?,
+                    city: r.col("city")?,
+                    country: r.col("country")?,
+                    remote_deleted_at: r.col("remote_deleted_at")?,
+                    changed_at: r.col("kombo_changed_at")?,
                 };
-                (l.kombo_id.clone(), (l, r.get(7)))
+                let changed_at = l.changed_at;
+                Ok((l.kombo_id.clone(), (l, changed_at)))
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
         let mut stats = PageStats::default();
         let writes = plan_writes(
             &page,

@@ -16,6 +16,7 @@ use hris_mapping::plan::plan_writes;
 use crate::apply::{
     ApplyContext, PageStats, RecordChanges, begin_page, ids_by_keys, log_changes, select_by_keys,
 };
+use crate::row::RowExt;
 use crate::{Store, StoreError};
 
 pub(crate) async fn upsert_stub_teams<'a>(
@@ -105,19 +106,20 @@ impl Store {
             )
             .await?
             .iter()
-            .map(|r| {
+            .map(|r| -> Result<_, StoreError> {
                 let team = TeamFields {
-                    kombo_id: r.get(0),
-                    remote_id: r.get(1),
-                    name: r.get(2),
-                    group_type: r.get(3),
-                    parent_kombo_id: r.get(4),
-                    remote_deleted_at: r.get(5),
-                    changed_at: r.get(6),
+                    kombo_id: r.col("kombo_id")?,
+                    remote_id: r.col("remote_id")?,
+                    name: r.col("name")?,
+                    group_type: r.col("group_type")?,
+                    parent_kombo_id: r.col("parent_kombo_id")?,
+                    remote_deleted_at: r.col("remote_deleted_at")?,
+                    changed_at: r.col("kombo_changed_at")?,
                 };
-                (team.kombo_id.clone(), (team, r.get(6)))
+                let changed_at = team.changed_at;
+                Ok((team.kombo_id.clone(), (team, changed_at)))
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
         let mut stats = PageStats::default();
         let writes = plan_writes(
             &page,

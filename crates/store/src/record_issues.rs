@@ -8,9 +8,11 @@
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
+use postgres_from_row::FromRow;
 use serde::Serialize;
 
 use crate::apply::ApplyContext;
+use crate::row::{RowExt, read_all};
 use crate::{Store, StoreError};
 
 /// Whether the record was left out or stored altered.
@@ -61,7 +63,7 @@ pub struct NewRecordIssue {
 }
 
 /// An issue as stored.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, FromRow)]
 pub struct RecordIssue {
     pub id: i64,
     pub entity: String,
@@ -218,23 +220,7 @@ impl Store {
                 &[&tenant_id, &all, &limit, &kombo_id],
             )
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| RecordIssue {
-                id: r.get("id"),
-                entity: r.get("entity"),
-                kombo_id: r.get("kombo_id"),
-                severity: r.get("severity"),
-                stage: r.get("stage"),
-                reason: r.get("reason"),
-                sqlstate: r.get("sqlstate"),
-                first_seen_at: r.get("first_seen_at"),
-                last_seen_at: r.get("last_seen_at"),
-                seen_count: r.get("seen_count"),
-                sync_run_id: r.get("sync_run_id"),
-                resolved_at: r.get("resolved_at"),
-            })
-            .collect())
+        read_all(&rows)
     }
 
     /// Open issues per tenant and severity (for status and metrics).
@@ -251,9 +237,8 @@ impl Store {
                 &[&tenant_id],
             )
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| (r.get("tenant_id"), r.get("severity"), r.get("open")))
-            .collect())
+        rows.iter()
+            .map(|r| Ok((r.col("tenant_id")?, r.col("severity")?, r.col("open")?)))
+            .collect()
     }
 }

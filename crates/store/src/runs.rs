@@ -2,12 +2,14 @@
 //! the counters on-call and the CLI show.
 
 use chrono::{DateTime, Utc};
+use postgres_from_row::FromRow;
 use uuid::Uuid;
 
 use crate::apply::PageStats;
+use crate::row::RowExt;
 use crate::{Store, StoreError};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, FromRow)]
 pub struct SyncRun {
     pub id: Uuid,
     pub parent_id: Option<Uuid>,
@@ -20,8 +22,42 @@ pub struct SyncRun {
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     pub pages: i32,
+    #[from_row(flatten, from = "RunCounts")]
     pub stats: PageStats,
     pub error: Option<String>,
+}
+
+/// A run's counters as stored (`int`, never negative), by their column names.
+#[derive(FromRow)]
+struct RunCounts {
+    created: i32,
+    updated: i32,
+    deactivated: i32,
+    unchanged: i32,
+    held: i32,
+    failed: i32,
+}
+
+impl From<RunCounts> for PageStats {
+    fn from(c: RunCounts) -> Self {
+        PageStats {
+            created: c.created as u32,
+            updated: c.updated as u32,
+            deactivated: c.deactivated as u32,
+            unchanged: c.unchanged as u32,
+            held: c.held as u32,
+            failed: c.failed as u32,
+        }
+    }
+}
+
+/// What `full_run_totals` sums up, with the runs still running and failed.
+#[derive(FromRow)]
+struct RunTotals {
+    #[from_row(flatten)]
+    counts: RunCounts,
+    running: i64,
+    failed_runs: i64,
 }
 
 impl Store {
@@ -80,28 +116,7 @@ impl Store {
             )
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("sync run {id}")))?;
-        Ok(SyncRun {
-            id: row.get(0),
-            parent_id: row.get(1),
-            tenant_id: row.get(2),
-            entity: row.get(3),
-            kind: row.get(4),
-            trigger: row.get(5),
-            status: row.get(6),
-            dry_run: row.get(7),
-            started_at: row.get(8),
-            finished_at: row.get(9),
-            pages: row.get(10),
-            stats: PageStats {
-                created: row.get::<_, i32>(11) as u32,
-                updated: row.get::<_, i32>(12) as u32,
-                deactivated: row.get::<_, i32>(13) as u32,
-                unchanged: row.get::<_, i32>(14) as u32,
-                held: row.get::<_, i32>(15) as u32,
-                failed: row.get::<_, i32>(16) as u32,
-            },
-            error: row.get(17),
-        })
+        row.read()
     }
 }
 
@@ -139,27 +154,16 @@ impl Store {
         let client = self.client().await?;
         let r = client
             .query_one(
-                "SELECT COALESCE(sum(created), 0)::int, COALESCE(sum(updated), 0)::int,
-                        COALESCE(sum(deactivated), 0)::int, COALESCE(sum(unchanged), 0)::int,
-                        COALESCE(sum(held), 0)::int, COALESCE(sum(failed), 0)::int,
-                        count(*) FILTER (WHERE status = 'running'), count(*) FILTER (WHERE status = 'failed')
+                "SELECT COALESCE(sum(created), 0)::int AS created, COALESCE(sum(updated), 0)::int AS updated,
+                        COALESCE(sum(deactivated), 0)::int AS deactivated, COALESCE(sum(unchanged), 0)::int AS unchanged,
+                        COALESCE(sum(held), 0)::int AS held, COALESCE(sum(failed), 0)::int AS failed,
+                        count(*) FILTER (WHERE status = 'running') AS running, count(*) FILTER (WHERE status = 'failed') AS failed_runs
                  FROM sync_runs WHERE tenant_id = $1 AND kind = 'full' AND entity IS NOT NULL AND started_at >= $2",
                 &[&tenant_id, &since],
             )
             .await?;
-        let n = |i: usize| r.get::<_, i32>(i) as u32;
-        Ok((
-            PageStats {
-                created: n(0),
-                updated: n(1),
-                deactivated: n(2),
-                unchanged: n(3),
-                held: n(4),
-                failed: n(5),
-            },
-            r.get(6),
-            r.get(7),
-        ))
+        let t: RunTotals = r.read()?;
+        Ok((t.counts.into(), t.running, t.failed_runs))
     }
 
     /// Closes an umbrella run with its totals.

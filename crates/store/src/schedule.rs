@@ -4,12 +4,16 @@
 
 use std::future::Future;
 
+use postgres_from_row::FromRow;
+
+use crate::row::read_all;
 use crate::{Store, StoreError};
 
 /// A tenant whose scheduled full sync is due.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, FromRow)]
 pub struct DueTenant {
     pub tenant_id: String,
+    #[from_row(rename = "kombo_integration_id")]
     pub integration_id: Option<String>,
 }
 
@@ -47,8 +51,8 @@ impl Store {
     {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let due: Vec<DueTenant> = tx
-            .query(
+        let due: Vec<DueTenant> = read_all(
+            &tx.query(
                 "SELECT s.tenant_id, t.kombo_integration_id
                  FROM full_sync_schedule s JOIN tenants t ON t.id = s.tenant_id
                  WHERE s.next_due_at <= now() AND t.integration_state = 'active'
@@ -56,13 +60,8 @@ impl Store {
                  FOR UPDATE OF s SKIP LOCKED",
                 &[&limit],
             )
-            .await?
-            .iter()
-            .map(|r| DueTenant {
-                tenant_id: r.get(0),
-                integration_id: r.get(1),
-            })
-            .collect();
+            .await?,
+        )?;
         if due.is_empty() {
             return Ok(0);
         }

@@ -10,7 +10,9 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use postgres_from_row::FromRow;
 
+use crate::row::{RowExt, read_all};
 use crate::{Store, StoreError};
 
 pub use hris_types::FetchKind;
@@ -38,17 +40,20 @@ pub enum Claim {
 }
 
 /// A rerun request whose fetcher is gone (lease expired or released).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, FromRow)]
 pub struct Orphan {
     pub tenant_id: String,
+    #[from_row(rename = "kombo_integration_id")]
     pub integration_id: Option<String>,
     pub entity: String,
+    #[from_row(rename = "rerun_requested")]
     pub kind: FetchKind,
+    #[from_row(rename = "rerun_requested_at")]
     pub requested_at: DateTime<Utc>,
 }
 
 /// Where one tenant's entity stands (for `tenant status`, `dlq show`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, FromRow)]
 pub struct FetchStatus {
     pub entity: String,
     pub watermark: Option<DateTime<Utc>>,
@@ -61,6 +66,17 @@ pub struct FetchStatus {
     pub last_error_at: Option<DateTime<Utc>>,
 }
 
+/// The `sync_state` row `claim_fetch` locks, as it decides.
+#[derive(FromRow)]
+struct ClaimRow {
+    watermark: Option<DateTime<Utc>>,
+    last_fetch_started_at: Option<DateTime<Utc>>,
+    last_full_at: Option<DateTime<Utc>>,
+    held_by_other: bool,
+    rerun_requested: Option<FetchKind>,
+    now: DateTime<Utc>,
+}
+
 /// Clock skew allowed between the receiver's `received_at` and the database.
 const SKEW_MARGIN_SECS: f64 = 2.0;
 
@@ -71,25 +87,12 @@ impl Store {
         let rows = client
             .query(
                 "SELECT entity, watermark, last_fetch_started_at, last_incremental_at, last_full_at,
-                        lease_owner IS NOT NULL AND lease_until > now(), rerun_requested, last_error, last_error_at
+                        lease_owner IS NOT NULL AND lease_until > now() AS fetching, rerun_requested, last_error, last_error_at
                  FROM sync_state WHERE tenant_id = $1 ORDER BY entity",
                 &[&tenant_id],
             )
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| FetchStatus {
-                entity: r.get(0),
-                watermark: r.get(1),
-                last_fetch_started_at: r.get(2),
-                last_incremental_at: r.get(3),
-                last_full_at: r.get(4),
-                fetching: r.get(5),
-                rerun_requested: r.get(6),
-                last_error: r.get(7),
-                last_error_at: r.get(8),
-            })
-            .collect())
+        read_all(&rows)
     }
 
     pub async fn claim_fetch(
@@ -111,18 +114,20 @@ impl Store {
         let row = tx
             .query_one(
                 "SELECT watermark, last_fetch_started_at, last_full_at,
-                        lease_owner IS NOT NULL AND lease_owner <> $3 AND lease_until > now(),
-                        rerun_requested, now()
+                        lease_owner IS NOT NULL AND lease_owner <> $3 AND lease_until > now() AS held_by_other,
+                        rerun_requested, now() AS now
                  FROM sync_state WHERE tenant_id = $1 AND entity = $2 FOR UPDATE",
                 &[&tenant_id, &entity, &owner],
             )
             .await?;
-        let watermark: Option<DateTime<Utc>> = row.get(0);
-        let last_any: Option<DateTime<Utc>> = row.get(1);
-        let last_full: Option<DateTime<Utc>> = row.get(2);
-        let held_by_other: bool = row.get(3);
-        let pending: Option<FetchKind> = row.get(4);
-        let now: DateTime<Utc> = row.get(5);
+        let ClaimRow {
+            watermark,
+            last_fetch_started_at: last_any,
+            last_full_at: last_full,
+            held_by_other,
+            rerun_requested: pending,
+            now,
+        } = row.read()?;
         let margin = chrono::Duration::milliseconds((SKEW_MARGIN_SECS * 1000.0) as i64);
         let covering = match requested {
             FetchKind::Incremental => last_any,
@@ -182,14 +187,14 @@ impl Store {
         let tx = client.transaction().await?;
         let row = tx
             .query_opt(
-                "SELECT rerun_requested, now() FROM sync_state
+                "SELECT rerun_requested, now() AS now FROM sync_state
                  WHERE tenant_id = $1 AND entity = $2 AND lease_owner = $3 FOR UPDATE",
                 &[&lease.tenant_id, &lease.entity, &lease.owner],
             )
             .await?
             .ok_or(StoreError::LeaseLost)?;
-        let rerun: Option<FetchKind> = row.get(0);
-        let now: DateTime<Utc> = row.get(1);
+        let rerun: Option<FetchKind> = row.col("rerun_requested")?;
+        let now: DateTime<Utc> = row.col("now")?;
         let watermark = lease.started_at
             - chrono::Duration::from_std(overlap).unwrap_or_else(|_| chrono::Duration::zero());
         let full = lease.kind == FetchKind::Full;
@@ -281,16 +286,7 @@ impl Store {
                 &[&min_age.as_secs_f64(), &limit],
             )
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| Orphan {
-                tenant_id: r.get(0),
-                integration_id: r.get(1),
-                entity: r.get(2),
-                kind: r.get(3),
-                requested_at: r.get(4),
-            })
-            .collect())
+        read_all(&rows)
     }
 
     /// Clears a rerun request once a message for it is published, unless a newer

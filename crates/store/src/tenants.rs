@@ -1,13 +1,14 @@
 //! Tenants: the platform's customers, their Kombo integration and their settings.
 
 use hris_types::IntegrationState;
+use postgres_from_row::FromRow;
 use serde::{Deserialize, Serialize};
-use tokio_postgres::Row;
 
+use crate::row::{RowExt, read_all};
 use crate::{Store, StoreError};
 
 /// Per-tenant settings (defaults in the schema).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, FromRow)]
 pub struct TenantSettings {
     pub enabled_scopes: Vec<String>,
     pub invite_policy: String,
@@ -19,7 +20,8 @@ pub struct TenantSettings {
     pub custom_field_mapping: serde_json::Value,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A tenant as its row reads, column by column name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, FromRow)]
 pub struct Tenant {
     pub id: String,
     pub name: String,
@@ -27,32 +29,13 @@ pub struct Tenant {
     /// unconnected | active | paused | disconnected
     pub integration_state: IntegrationState,
     pub integration_state_reason: Option<String>,
+    #[from_row(flatten)]
     pub settings: TenantSettings,
 }
 
 const COLUMNS: &str = "id, name, kombo_integration_id, integration_state, integration_state_reason, \
     enabled_scopes, invite_policy, invite_days_before, time_zone, full_sync_interval_seconds, \
     primary_team_group_types, mass_change_threshold, custom_field_mapping";
-
-fn from_row(row: &Row) -> Tenant {
-    Tenant {
-        id: row.get(0),
-        name: row.get(1),
-        kombo_integration_id: row.get(2),
-        integration_state: row.get(3),
-        integration_state_reason: row.get(4),
-        settings: TenantSettings {
-            enabled_scopes: row.get(5),
-            invite_policy: row.get(6),
-            invite_days_before: row.get(7),
-            time_zone: row.get(8),
-            full_sync_interval_seconds: row.get(9),
-            primary_team_group_types: row.get(10),
-            mass_change_threshold: row.get(11),
-            custom_field_mapping: row.get(12),
-        },
-    }
-}
 
 /// Scopes a tenant may enable.
 pub const OPTIONAL_SCOPES: &[&str] = &[
@@ -118,7 +101,7 @@ impl Store {
             )
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("tenant {id}")))?;
-        Ok(from_row(&row))
+        row.read()
     }
 
     pub async fn tenant_by_integration(
@@ -132,7 +115,7 @@ impl Store {
                 &[&integration_id],
             )
             .await?;
-        Ok(row.as_ref().map(from_row))
+        row.as_ref().map(RowExt::read).transpose()
     }
 
     pub async fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
@@ -140,7 +123,7 @@ impl Store {
         let rows = client
             .query(&format!("SELECT {COLUMNS} FROM tenants ORDER BY id"), &[])
             .await?;
-        Ok(rows.iter().map(from_row).collect())
+        read_all(&rows)
     }
 
     /// Changes one setting, validated; returns the tenant as it now is.

@@ -189,7 +189,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             "the import did not finish in 10 minutes"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let now = count(&store, "SELECT count(*) FROM users WHERE tenant_id = $1").await?;
+        let now = count(
+            &store,
+            "SELECT count(*) AS n FROM users WHERE tenant_id = $1",
+        )
+        .await?;
         while shown < now {
             progress.inc();
             shown += 1;
@@ -215,7 +219,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             let row = client
                 .query_one("SELECT kombo_id FROM users WHERE tenant_id = $1 AND status = 'active' ORDER BY id OFFSET $2 LIMIT 1", &[&TENANT, &(i as i64)])
                 .await?;
-            anyhow::Ok(row.get::<_, String>(0))
+            anyhow::Ok(row.try_get::<_, String>("kombo_id")?)
         }
     };
     let (promoted, leaver, mover) = (employee(1).await?, employee(2).await?, employee(3).await?);
@@ -224,34 +228,34 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .await?
         .query_one("SELECT kombo_id FROM teams WHERE tenant_id = $1 AND group_type = 'TEAM' ORDER BY kombo_id DESC LIMIT 1", &[&TENANT])
         .await?
-        .get(0);
+        .try_get("kombo_id")?;
     let mut latencies = Vec::new();
     let changes: [(&str, Value, String); 4] = [
         (
             "a hire",
             json!({"op": "hire", "job_title": "Demo Engineer", "start_in_days": -1}),
-            "SELECT count(*) FROM users WHERE tenant_id = $1 AND job_title = 'Demo Engineer'"
+            "SELECT count(*) AS n FROM users WHERE tenant_id = $1 AND job_title = 'Demo Engineer'"
                 .into(),
         ),
         (
             "a promotion",
             json!({"op": "promote", "employee_id": promoted, "job_title": "Head of Demos"}),
             format!(
-                "SELECT count(*) FROM users WHERE tenant_id = $1 AND kombo_id = '{promoted}' AND job_title = 'Head of Demos'"
+                "SELECT count(*) AS n FROM users WHERE tenant_id = $1 AND kombo_id = '{promoted}' AND job_title = 'Head of Demos'"
             ),
         ),
         (
             "a leaver",
             json!({"op": "terminate", "employee_id": leaver, "days_from_today": -1}),
             format!(
-                "SELECT count(*) FROM users WHERE tenant_id = $1 AND kombo_id = '{leaver}' AND status = 'deactivated'"
+                "SELECT count(*) AS n FROM users WHERE tenant_id = $1 AND kombo_id = '{leaver}' AND status = 'deactivated'"
             ),
         ),
         (
             "a team move",
             json!({"op": "move_team", "employee_id": mover, "team_id": team}),
             format!(
-                "SELECT count(*) FROM users WHERE tenant_id = $1 AND kombo_id = '{mover}' AND primary_team_kombo_id = '{team}'"
+                "SELECT count(*) AS n FROM users WHERE tenant_id = $1 AND kombo_id = '{mover}' AND primary_team_kombo_id = '{team}'"
             ),
         ),
     ];
@@ -283,24 +287,32 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     let active = count(
         &store,
-        "SELECT count(*) FROM users WHERE tenant_id = $1 AND status = 'active'",
+        "SELECT count(*) AS n FROM users WHERE tenant_id = $1 AND status = 'active'",
     )
     .await?;
     let deactivated = count(
         &store,
-        "SELECT count(*) FROM users WHERE tenant_id = $1 AND status = 'deactivated'",
+        "SELECT count(*) AS n FROM users WHERE tenant_id = $1 AND status = 'deactivated'",
     )
     .await?;
-    let teams = count(&store, "SELECT count(*) FROM teams WHERE tenant_id = $1").await?;
+    let teams = count(
+        &store,
+        "SELECT count(*) AS n FROM teams WHERE tenant_id = $1",
+    )
+    .await?;
     let locations = count(
         &store,
-        "SELECT count(*) FROM locations WHERE tenant_id = $1",
+        "SELECT count(*) AS n FROM locations WHERE tenant_id = $1",
     )
     .await?;
-    let absences = count(&store, "SELECT count(*) FROM absences WHERE tenant_id = $1").await?;
+    let absences = count(
+        &store,
+        "SELECT count(*) AS n FROM absences WHERE tenant_id = $1",
+    )
+    .await?;
     let history = count(
         &store,
-        "SELECT count(*) FROM change_log WHERE tenant_id = $1",
+        "SELECT count(*) AS n FROM change_log WHERE tenant_id = $1",
     )
     .await?;
     println!("\nsummary");
@@ -342,19 +354,20 @@ fn step(stage: &str, what: &str) {
     println!("[{stage:>8}] {what}");
 }
 
+/// `sql` names its one column `n`.
 async fn count(store: &Store, sql: &str) -> anyhow::Result<i64> {
     Ok(store
         .client()
         .await?
         .query_one(sql, &[&TENANT])
         .await?
-        .get(0))
+        .try_get("n")?)
 }
 
 /// Waits until no fetch is running or pending.
 async fn wait_idle(store: &Store) -> anyhow::Result<()> {
     for _ in 0..600 {
-        let busy = count(store, "SELECT count(*) FROM sync_state WHERE tenant_id = $1 AND ((lease_owner IS NOT NULL AND lease_until > now()) OR rerun_requested IS NOT NULL)").await?;
+        let busy = count(store, "SELECT count(*) AS n FROM sync_state WHERE tenant_id = $1 AND ((lease_owner IS NOT NULL AND lease_until > now()) OR rerun_requested IS NOT NULL)").await?;
         if busy == 0 {
             return Ok(());
         }

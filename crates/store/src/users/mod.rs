@@ -1,4 +1,5 @@
-//! Users: one page of mapped employees applied in one transaction.
+//! Users: the rows of one page of mapped employees (the page's transaction
+//! and its other tables are `pages`).
 //!
 //! Rows that did not change are not written; an older snapshot never overwrites
 //! a newer one; only `hris` memberships change; manager, team and location
@@ -11,15 +12,14 @@ use deadpool_postgres::GenericClient;
 use hris_mapping::UserFields;
 use hris_mapping::employee::MappedUser;
 use serde_json::Value;
+use tokio_postgres::Row;
 
-use crate::apply::{
-    ApplyContext, PageStats, RecordChanges, begin_page, ids_by_keys, log_changes, select_by_keys,
-};
-use crate::org::{upsert_stub_legal_entities, upsert_stub_locations, upsert_stub_teams};
+use crate::StoreError;
+use crate::apply::{ApplyContext, ids_by_keys, select_by_keys};
 use crate::record_issues::{NewRecordIssue, Severity, Stage};
-use crate::{Store, StoreError};
-use hris_mapping::plan::{newest_per_id, plan_users};
-use read::load_stored;
+use crate::row::RowExt;
+use hris_mapping::plan::UserWrite;
+pub(crate) use read::load_stored;
 
 mod read;
 
@@ -87,81 +87,32 @@ impl Batch {
     }
 }
 
-impl Store {
-    /// Applies one page of employees in one transaction.
-    pub async fn apply_users(
-        &self,
-        ctx: &ApplyContext,
-        page: Vec<MappedUser>,
-    ) -> Result<PageStats, StoreError> {
-        let mut client = self.client().await?;
-        let tx = begin_page(&mut client, ctx).await?;
-        let page = newest_per_id(page);
-        upsert_stub_teams(&tx, ctx, page.iter().flat_map(|m| &m.embedded_teams)).await?;
-        upsert_stub_locations(
-            &tx,
-            ctx,
-            page.iter().filter_map(|m| m.embedded_location.as_ref()),
-        )
-        .await?;
-        upsert_stub_legal_entities(
-            &tx,
-            ctx,
-            page.iter().filter_map(|m| m.embedded_legal_entity.as_ref()),
-        )
-        .await?;
-
-        let stored = load_stored(&tx, &ctx.tenant_id, &page, true).await?;
-        let mut plan = plan_users(&stored, &page);
-        crate::guard::guard_page(&tx, ctx, &page, &stored, &mut plan).await?;
-        let stats = plan.stats;
-        let mut batch = Batch::default();
-        for w in &plan.writes {
-            batch.push(&w.user, &w.teams, w.changed_at, w.deactivate_at);
-        }
-        if !batch.kombo_id.is_empty() {
-            let ids = upsert(&tx, ctx, &batch).await?;
-            let changed: Vec<(&str, &[String])> = plan
-                .writes
-                .iter()
-                .filter(|w| w.teams_changed)
-                .map(|w| (w.user.kombo_id.as_str(), w.teams.as_slice()))
-                .collect();
-            sync_memberships(&tx, ctx, &changed, &ids).await?;
-            resolve_references(&tx, &ctx.tenant_id, &batch.kombo_id).await?;
-            crate::lifecycle::schedule_invitations(&tx, &plan.writes, &ids, &ctx.tenant_id).await?;
-            let logged: Vec<RecordChanges> = plan
-                .writes
-                .iter()
-                .map(|w| RecordChanges {
-                    kombo_id: &w.user.kombo_id,
-                    changes: w.changes.clone(),
-                })
-                .collect();
-            log_changes(&tx, ctx, "user", &logged).await?;
-        }
-        crate::guard::hold(&tx, ctx, &plan.held).await?;
-        crate::guard::stage(&tx, ctx, &plan.staged).await?;
-        crate::guard::supersede(&tx, &ctx.tenant_id, &plan.superseded).await?;
-        record_notes(&tx, ctx, &page).await?;
-        crate::full_sync::mark_seen(&tx, ctx, page.iter().map(|m| m.user.kombo_id.as_str()))
-            .await?;
-        crate::runs::add_page(&tx, ctx.sync_run_id, &stats).await?;
-        tx.commit().await?;
-        // Every id of the page, not only the rows written: if this step failed
-        // after the commit, the retry finds the users unchanged and must still
-        // link their absences.
-        let page_ids: Vec<&str> = page.iter().map(|m| m.user.kombo_id.as_str()).collect();
-        crate::absences::link_absences(&mut client, &ctx.tenant_id, "employee_kombo_id", &page_ids)
-            .await?;
-        Ok(stats)
+/// Writes a page's planned users: the rows, their `hris` memberships and
+/// their references. Returns each written user's row id by Kombo id.
+pub(crate) async fn write(
+    tx: &impl GenericClient,
+    ctx: &ApplyContext,
+    writes: &[UserWrite],
+) -> Result<HashMap<String, i64>, StoreError> {
+    let mut batch = Batch::default();
+    for w in writes {
+        batch.push(&w.user, &w.teams, w.changed_at, w.deactivate_at);
     }
+    let ids = upsert(tx, ctx, &batch).await?;
+    let changed: Vec<(&str, &[String])> = writes
+        .iter()
+        .filter(|w| w.teams_changed)
+        .map(|w| (w.user.kombo_id.as_str(), w.teams.as_slice()))
+        .collect();
+    sync_memberships(tx, ctx, &changed, &ids).await?;
+    resolve_references(tx, &ctx.tenant_id, &batch.kombo_id).await?;
+    Ok(ids)
 }
 
 /// What the mapping had to change to store a record becomes an `altered`
 /// record issue; records applied as received close theirs (and any `skipped`
 /// one from an earlier fetch: the HR system fixed the record).
-async fn record_notes(
+pub(crate) async fn record_notes(
     tx: &impl GenericClient,
     ctx: &ApplyContext,
     page: &[MappedUser],
@@ -252,7 +203,14 @@ async fn upsert(
         ],
     )
     .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    row_ids(&rows)
+}
+
+/// Row ids by Kombo id, from rows with columns `kombo_id` and `id`.
+fn row_ids(rows: &[Row]) -> Result<HashMap<String, i64>, StoreError> {
+    rows.iter()
+        .map(|r| Ok((r.col("kombo_id")?, r.col("id")?)))
+        .collect()
 }
 
 /// Makes the `hris` memberships of these users match their synced groups;
@@ -273,15 +231,13 @@ async fn sync_memberships(
         .iter()
         .flat_map(|(_, teams)| teams.iter().map(String::as_str))
         .collect();
-    let teams: HashMap<String, i64> = tx
-        .query(
+    let teams = row_ids(
+        &tx.query(
             &select_by_keys("teams", "kombo_id, id", "kombo_id", ""),
             &[&ctx.tenant_id, &team_kids],
         )
-        .await?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+        .await?,
+    )?;
     let user_ids: Vec<i64> = users
         .iter()
         .filter_map(|(u, _)| ids.get(*u).copied())

@@ -10,48 +10,50 @@ use hris_mapping::employee::MappedUser;
 use hris_mapping::plan::{StoredUser, UserPlan, newest_per_id, plan_users};
 use hris_mapping::{UserFields, UserStatus};
 use serde_json::Value;
+use tokio_postgres::Row;
 
 use crate::apply::select_by_keys;
+use crate::row::RowExt;
 use crate::{Store, StoreError};
 
-/// The columns `stored_from_row` reads, in its order.
+/// The columns `stored_from_row` reads, each by its name.
 const USER_COLUMNS: &str = "kombo_id, remote_id, employee_number, first_name, last_name, email, email_status, \
     job_title, hire_date, leave_date, status, employment_status, deactivation_reason, manager_kombo_id, \
     primary_team_kombo_id, location_kombo_id, legal_entity_kombo_id, employment_type, avatar_url, \
     custom_fields, remote_deleted_at, hris_team_kombo_ids, kombo_changed_at, deactivation_rejected_for, \
     EXISTS (SELECT 1 FROM held_changes h WHERE h.user_id = users.id AND h.state = 'pending') AS held";
 
-fn stored_from_row(row: &tokio_postgres::Row) -> StoredUser {
-    let teams: Value = row.get(21);
-    StoredUser {
+fn stored_from_row(row: &Row) -> Result<StoredUser, StoreError> {
+    let teams: Value = row.col("hris_team_kombo_ids")?;
+    Ok(StoredUser {
         fields: UserFields {
-            kombo_id: row.get(0),
-            remote_id: row.get(1),
-            employee_number: row.get(2),
-            first_name: row.get(3),
-            last_name: row.get(4),
-            email: row.get(5),
-            email_status: EmailStatus::parse(row.get(6)),
-            job_title: row.get(7),
-            hire_date: row.get(8),
-            leave_date: row.get(9),
-            status: UserStatus::parse(row.get(10)),
-            employment_status: row.get(11),
-            deactivation_reason: row.get(12),
-            manager_kombo_id: row.get(13),
-            primary_team_kombo_id: row.get(14),
-            location_kombo_id: row.get(15),
-            legal_entity_kombo_id: row.get(16),
-            employment_type: row.get(17),
-            avatar_url: row.get(18),
-            custom_fields: row.get(19),
-            remote_deleted_at: row.get(20),
+            kombo_id: row.col("kombo_id")?,
+            remote_id: row.col("remote_id")?,
+            employee_number: row.col("employee_number")?,
+            first_name: row.col("first_name")?,
+            last_name: row.col("last_name")?,
+            email: row.col("email")?,
+            email_status: EmailStatus::parse(row.col("email_status")?),
+            job_title: row.col("job_title")?,
+            hire_date: row.col("hire_date")?,
+            leave_date: row.col("leave_date")?,
+            status: UserStatus::parse(row.col("status")?),
+            employment_status: row.col("employment_status")?,
+            deactivation_reason: row.col("deactivation_reason")?,
+            manager_kombo_id: row.col("manager_kombo_id")?,
+            primary_team_kombo_id: row.col("primary_team_kombo_id")?,
+            location_kombo_id: row.col("location_kombo_id")?,
+            legal_entity_kombo_id: row.col("legal_entity_kombo_id")?,
+            employment_type: row.col("employment_type")?,
+            avatar_url: row.col("avatar_url")?,
+            custom_fields: row.col("custom_fields")?,
+            remote_deleted_at: row.col("remote_deleted_at")?,
         },
         teams: serde_json::from_value(teams).unwrap_or_default(),
-        changed_at: row.get(22),
-        rejected_for: row.get(23),
-        held: row.get(24),
-    }
+        changed_at: row.col("kombo_changed_at")?,
+        rejected_for: row.col("deactivation_rejected_for")?,
+        held: row.col("held")?,
+    })
 }
 
 pub(crate) async fn load_stored(
@@ -62,16 +64,15 @@ pub(crate) async fn load_stored(
 ) -> Result<HashMap<String, StoredUser>, StoreError> {
     let ids: Vec<&str> = page.iter().map(|m| m.user.kombo_id.as_str()).collect();
     let lock = if for_update { "FOR NO KEY UPDATE" } else { "" };
-    Ok(client
+    client
         .query(
             &select_by_keys("users", USER_COLUMNS, "kombo_id", lock),
             &[&tenant_id, &ids],
         )
         .await?
         .iter()
-        .map(stored_from_row)
-        .map(|s| (s.fields.kombo_id.clone(), s))
-        .collect())
+        .map(|row| stored_from_row(row).map(|s| (s.fields.kombo_id.clone(), s)))
+        .collect()
 }
 
 impl Store {
@@ -96,7 +97,7 @@ impl Store {
         seen: &[String],
     ) -> Result<Vec<String>, StoreError> {
         let client = self.client().await?;
-        Ok(client
+        client
             .query(
                 "SELECT kombo_id FROM users WHERE tenant_id = $1 AND status = 'active'
                  AND NOT (kombo_id = ANY($2)) ORDER BY kombo_id",
@@ -104,16 +105,7 @@ impl Store {
             )
             .await?
             .iter()
-            .map(|r| r.get(0))
-            .collect())
-    }
-
-    /// The tenant's mass-change budget as it stands (read-only).
-    pub async fn guard_budget(
-        &self,
-        tenant_id: &str,
-    ) -> Result<hris_mapping::guard::Budget, StoreError> {
-        let client = self.client().await?;
-        crate::guard::read_budget(&client, tenant_id).await
+            .map(|r| r.col("kombo_id"))
+            .collect()
     }
 }
