@@ -206,9 +206,6 @@ pub struct ReceiverArgs {
     /// Comma-separated webhook secrets; any one may sign (rotation).
     #[arg(long, env = "KOMBO_WEBHOOK_SECRETS", hide_env_values = true)]
     pub kombo_webhook_secrets: String,
-    /// Bearer token of the admin API (/admin/…); without it the admin API is off.
-    #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
-    pub admin_token: Option<String>,
     /// Seconds a request's head (request line and headers) may take to arrive;
     /// also bounds how long a keep-alive connection waits for its next request.
     #[arg(long, env = "HTTP_HEADER_READ_TIMEOUT_SECS", default_value_t = 10.0)]

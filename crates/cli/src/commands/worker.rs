@@ -94,8 +94,7 @@ impl Running {
         if serve_ops {
             crate::commands::ops::spawn(
                 &role.metrics_addr,
-                setup.connector.clone(),
-                setup.ctx.store.clone(),
+                setup.ctx.clone(),
                 connection_stop.child_token(),
             );
         }
