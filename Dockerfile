@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # Multi-stage: build with the full toolchain, ship one static-ish binary on a
 # small Debian runtime as a non-root user. One image, every role (the command
-# picks it: receiver, worker --entity E, scheduler, migrate, dlq …).
+# picks it: receiver, admin, worker --entity E, scheduler, migrate, dlq …).
 
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
@@ -23,7 +23,8 @@ RUN apt-get update \
 COPY --from=build /hris-sync /usr/local/bin/hris-sync
 USER 10001:10001
 ENV LOG_FORMAT=json RUST_LOG=info
-# 8080: receiver (webhooks, admin API, /metrics); 9090: /metrics of workers and scheduler.
-EXPOSE 8080 9090
+# 8080: receiver (webhooks, /metrics); 8082: admin API (internal); 9090:
+# /metrics of workers, scheduler and admin.
+EXPOSE 8080 8082 9090
 ENTRYPOINT ["/usr/local/bin/hris-sync"]
 CMD ["--help"]
