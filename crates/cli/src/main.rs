@@ -66,8 +66,8 @@ enum Command {
     Scheduler {
         #[command(flatten)]
         role: RoleArgs,
-        /// Seconds between two looks at what is due.
-        #[arg(long, env = "SCHEDULER_TICK_SECS", default_value_t = 10.0)]
+        /// Seconds between two looks at what is due (at least 0.1).
+        #[arg(long, env = "SCHEDULER_TICK_SECS", default_value_t = 10.0, value_parser = crate::args::at_least(0.1))]
         tick_secs: f64,
     },
     /// Receiver, every worker and the scheduler in one process (development, demo).
@@ -76,7 +76,8 @@ enum Command {
         role: RoleArgs,
         #[command(flatten)]
         args: ReceiverArgs,
-        #[arg(long, env = "SCHEDULER_TICK_SECS", default_value_t = 10.0)]
+        /// Seconds between two looks at what is due (at least 0.1).
+        #[arg(long, env = "SCHEDULER_TICK_SECS", default_value_t = 10.0, value_parser = crate::args::at_least(0.1))]
         tick_secs: f64,
     },
     /// Registers and inspects tenants.
