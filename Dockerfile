@@ -41,8 +41,8 @@ LABEL org.opencontainers.image.title="hris-sync" \
 COPY --from=build /hris-sync /usr/local/bin/hris-sync
 USER nonroot:nonroot
 ENV LOG_FORMAT=json RUST_LOG=info
-# 8080: the receiver's webhook; 8082: the admin role's API; 9090: /metrics,
-# /healthz and /readyz of every role.
+# 8080: the receiver (webhooks, its /metrics); 8082: the admin API (internal);
+# 9090: /metrics of workers, scheduler and admin.
 EXPOSE 8080 8082 9090
 ENTRYPOINT ["/usr/local/bin/hris-sync"]
 CMD ["--help"]

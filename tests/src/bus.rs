@@ -15,8 +15,6 @@ use tokio_util::sync::CancellationToken;
 
 pub const SECRET: &str = "test-webhook-secret";
 
-type AdminFactory = Box<dyn FnOnce(Arc<Connector>) -> Arc<hris_receiver::admin::Admin> + Send>;
-
 pub struct Receiver {
     pub addr: SocketAddr,
     pub prefix: String,
@@ -29,47 +27,8 @@ pub struct Receiver {
 impl Receiver {
     /// Starts a receiver against `amqp_url`, waiting (up to 10 s) for its connection.
     pub async fn start_with(amqp_url: &str, prefix: &str, wait: bool) -> anyhow::Result<Self> {
-        Self::start_full(amqp_url, prefix, wait, None).await
-    }
-
-    /// A receiver whose admin API is on (built from its own connector).
-    pub async fn start_admin(
-        prefix: &str,
-        token: &str,
-        ctx: impl FnOnce(Arc<Connector>) -> hris_worker::WorkerContext + Send + 'static,
-    ) -> anyhow::Result<Self> {
-        let token = token.to_owned();
-        Self::start_full(
-            &crate::amqp_url(),
-            prefix,
-            true,
-            Some(Box::new(move |c| {
-                Arc::new(hris_receiver::admin::Admin::new(&token, ctx(c)))
-            })),
-        )
-        .await
-    }
-
-    async fn start_full(
-        amqp_url: &str,
-        prefix: &str,
-        wait: bool,
-        admin: Option<AdminFactory>,
-    ) -> anyhow::Result<Self> {
         let connection_name = format!("receiver-{prefix}");
-        let connector = Connector::new(
-            AmqpConfig::new(amqp_url, connection_name.clone()),
-            Topology::new(prefix),
-        );
-        let shutdown = CancellationToken::new();
-        connector.spawn(shutdown.clone());
-        if wait {
-            anyhow::ensure!(
-                connector.wait_connected(Duration::from_secs(10)).await,
-                "receiver did not connect to RabbitMQ\n{}",
-                crate::broker::diagnosis()
-            );
-        }
+        let (connector, shutdown) = connect(amqp_url, &connection_name, prefix, wait).await?;
         let state = Arc::new(AppState {
             config: ReceiverConfig {
                 secrets: WebhookSecrets::from_comma_separated(&format!("old-secret,{SECRET}")),
@@ -77,7 +36,6 @@ impl Receiver {
             },
             publisher: Publisher::new(connector.clone()),
             metrics: hris_telemetry::metrics_handle(),
-            admin: admin.map(|make| make(connector.clone())),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -121,6 +79,27 @@ impl Receiver {
             .await?;
         Ok(r.status().as_u16())
     }
+}
+
+/// A connector named `name` on `prefix`'s topology, running until the token
+/// is cancelled; with `wait`, connected (up to 10 s) before it returns.
+pub async fn connect(
+    amqp_url: &str,
+    name: &str,
+    prefix: &str,
+    wait: bool,
+) -> anyhow::Result<(Arc<Connector>, CancellationToken)> {
+    let connector = Connector::new(AmqpConfig::new(amqp_url, name), Topology::new(prefix));
+    let shutdown = CancellationToken::new();
+    connector.spawn(shutdown.clone());
+    if wait {
+        anyhow::ensure!(
+            connector.wait_connected(Duration::from_secs(10)).await,
+            "{name} did not connect to RabbitMQ\n{}",
+            crate::broker::diagnosis()
+        );
+    }
+    Ok((connector, shutdown))
 }
 
 impl Drop for Receiver {

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use hris_sim::{SimConfig, SimState};
 
+pub mod admin;
 pub mod broker;
 pub mod burst;
 pub mod bus;

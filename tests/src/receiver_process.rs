@@ -55,7 +55,6 @@ impl ReceiverProcess {
             .env("KOMBO_WEBHOOK_SECRETS", SECRET)
             .env("LOG_FORMAT", "json")
             .env("RUST_LOG", "info")
-            .env_remove("ADMIN_TOKEN")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true);
@@ -219,28 +218,6 @@ pub async fn close_times(
         .into_iter()
         .map(|r| r.ok().flatten())
         .collect()
-}
-
-/// A receiver with the admin API on, a database with the tenant `acme`.
-pub async fn admin_receiver() -> anyhow::Result<(crate::TestDb, crate::bus::Receiver, &'static str)>
-{
-    let db = crate::TestDb::migrated().await?;
-    let store = db.store();
-    store.add_tenant("acme", "Acme", None).await?;
-    let sim = crate::Sim::start(hris_sim::SimConfig::default()).await?;
-    let kombo = sim.client();
-    let token = "an-admin-token-of-some-length";
-    let ctx_store = store.clone();
-    let admin = crate::bus::Receiver::start_admin(&crate::amqp_prefix(), token, move |connector| {
-        hris_worker::WorkerContext {
-            store: ctx_store,
-            kombo,
-            publisher: hris_bus::Publisher::new(connector),
-            settings: hris_worker::SyncSettings::new("admin"),
-        }
-    })
-    .await?;
-    Ok((db, admin, token))
 }
 
 /// A test's HTTP client (30 s timeout).

@@ -1,14 +1,16 @@
 //! The admin API checks the token before reading anything, and answers 404
-//! for unknown tenants. Against the real `hris-sync receiver` process.
+//! for unknown tenants. Against its own server (`hris_admin::serve`, what
+//! `hris-sync admin` runs); the process itself: `admin_process.rs`.
 
-use hris_e2e::receiver_process::{admin_receiver, client};
+use hris_e2e::admin::admin_server;
+use hris_e2e::receiver_process::client;
 
 /// A distinctive value that must never appear in an answer.
 const IBAN: &str = "DE89370400440532013000";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_admin_api_checks_the_token_before_reading_anything() -> anyhow::Result<()> {
-    let (_db, admin, token) = admin_receiver().await?;
+    let (_db, admin, token) = admin_server().await?;
     let http = client();
     let connect = admin.url("/admin/tenants/acme/connect");
     let huge = vec![b'{'; 5 * 1024 * 1024];
@@ -38,7 +40,7 @@ async fn the_admin_api_checks_the_token_before_reading_anything() -> anyhow::Res
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_admin_api_answers_404_for_unknown_tenants() -> anyhow::Result<()> {
-    let (_db, admin, token) = admin_receiver().await?;
+    let (_db, admin, token) = admin_server().await?;
     let http = client();
     // Unknown tenants: 404 on every route.
     let valid = r#"{"tool":"personio","admin_email":"a@example.com"}"#;

@@ -1,7 +1,9 @@
 //! Every queue the code consumes has a worker wherever it is deployed: a
 //! service in `docker-compose.yml`, a Deployment in `deploy/k8s`, and a KEDA
 //! ScaledObject on its queue; and nothing is deployed that the code does not
-//! know. A new entity whose worker was forgotten in one place fails here.
+//! know. A new entity whose worker was forgotten in one place fails here. The
+//! other roles (receiver, admin, scheduler) are deployed in both places too,
+//! and the admin API stays internal.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -79,4 +81,80 @@ fn the_check_sees_a_forgotten_worker() {
         r#"["worker", "--entity", "all"]"#,
     );
     assert_ne!(entity_args(&compose), roles());
+}
+
+/// The roles besides the workers that run for good, each with its own
+/// Kubernetes file.
+const ROLES: [(&str, &str); 3] = [
+    ("receiver", "deploy/k8s/20-receiver.yaml"),
+    ("admin", "deploy/k8s/25-admin.yaml"),
+    ("scheduler", "deploy/k8s/30-workers.yaml"),
+];
+
+/// The text of `docker-compose.yml`'s service `name`: its lines up to the
+/// next one indented by less than a property's.
+fn compose_service<'a>(compose: &'a str, name: &str) -> &'a str {
+    let header = format!("\n  {name}:\n");
+    let start = compose
+        .find(&header)
+        .unwrap_or_else(|| panic!("docker-compose.yml has no service {name}"))
+        + header.len();
+    let body = &compose[start..];
+    let end = body
+        .match_indices('\n')
+        .map(|(at, _)| at + 1)
+        .find(|&at| {
+            let line = &body[at..];
+            !line.starts_with("   ") && !line.starts_with('\n') && !line.is_empty()
+        })
+        .unwrap_or(body.len());
+    &body[..end]
+}
+
+#[test]
+fn every_role_is_deployed_and_the_admin_api_stays_internal() {
+    let compose = read("docker-compose.yml");
+    for (role, file) in ROLES {
+        let service = compose_service(&compose, role);
+        assert!(
+            service.contains(&format!(r#"command: ["{role}"]"#)),
+            "docker-compose.yml service {role} runs `hris-sync {role}`"
+        );
+        let k8s = read(file);
+        assert!(
+            k8s.contains(&format!("name: hris-sync-{role}\n")),
+            "{file} has a Deployment hris-sync-{role}"
+        );
+        assert!(
+            k8s.contains(&format!(r#"args: ["{role}"]"#)),
+            "{file} runs `hris-sync {role}`"
+        );
+    }
+    // The admin API: a ClusterIP Service, nothing that exposes it, probes on
+    // its own port, its token from the Secret.
+    let admin = read("deploy/k8s/25-admin.yaml");
+    assert!(admin.contains("type: ClusterIP"));
+    for exposed in ["LoadBalancer", "NodePort", "kind: Ingress", "hostPort"] {
+        assert!(
+            !admin.contains(exposed),
+            "the admin API is exposed: {exposed}"
+        );
+    }
+    for probe in ["/healthz", "/readyz"] {
+        assert!(admin.contains(&format!("path: {probe}, port: admin")));
+    }
+    assert!(admin.contains("secretKeyRef: {name: hris-sync, key: ADMIN_TOKEN}"));
+    assert!(read("deploy/k8s/01-config.yaml").contains("ADMIN_ADDR: 0.0.0.0:8082"));
+    let compose_admin = compose_service(&compose, "admin");
+    assert!(compose_admin.contains("ADMIN_TOKEN:"));
+    assert!(compose_admin.contains(r#""127.0.0.1:8082:8082""#));
+    // The receiver is public: no admin configuration and no whole Secret.
+    let receiver: String = read("deploy/k8s/20-receiver.yaml")
+        .lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .collect();
+    for leaked in ["ADMIN", "DATABASE_URL", "secretRef:"] {
+        assert!(!receiver.contains(leaked), "20-receiver.yaml: {leaked}");
+    }
+    assert!(!compose_service(&compose, "receiver").contains("ADMIN"));
 }

@@ -114,7 +114,7 @@ async fn the_admin_api_imports_and_reports_with_a_bearer_token() -> anyhow::Resu
     let token = "an-admin-token-of-some-length";
     let ctx = stack.worker_context("admin", Duration::from_secs(10));
     let (store, kombo) = (ctx.store.clone(), ctx.kombo.clone());
-    let admin = hris_e2e::bus::Receiver::start_admin(&stack.prefix, token, move |connector| {
+    let admin = hris_e2e::admin::AdminServer::start(&stack.prefix, token, move |connector| {
         hris_worker::WorkerContext {
             store,
             kombo,

@@ -67,7 +67,6 @@ impl Env {
             },
             publisher: publisher.clone(),
             metrics: hris_telemetry::metrics_handle(),
-            admin: None,
         });
         let s = stop.child_token();
         tokio::spawn(hris_receiver::serve(receiver, state, async move {

@@ -38,6 +38,23 @@ pub fn application_name(role: &str) -> String {
     format!("hris-sync {role}")
 }
 
+/// Who takes a decision, for the audit record.
+#[derive(Args, Clone, Debug)]
+pub struct ActorArgs {
+    /// Who decides, as recorded in the audit trail.
+    #[arg(long, env = "USER", default_value = "unknown")]
+    pub actor: String,
+}
+
+/// A number no smaller than `min`: a smaller one is a usage error, never
+/// silently raised to the minimum.
+pub fn at_least(min: f64) -> impl Fn(&str) -> Result<f64, String> + Clone + Send + Sync + 'static {
+    move |text| match text.trim().parse::<f64>() {
+        Ok(value) if value.is_finite() && value >= min => Ok(value),
+        _ => Err(format!("a number, at least {min}")),
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub enum TenantCommand {
     /// Registers a tenant (idempotent for the same values).
@@ -141,8 +158,8 @@ pub enum TenantCommand {
         db: DatabaseArgs,
         #[arg(long)]
         tenant: String,
-        #[arg(long)]
-        actor: Option<String>,
+        #[command(flatten)]
+        actor: ActorArgs,
     },
     /// Drops every held change of the tenant (the users stay active).
     Reject {
@@ -150,8 +167,8 @@ pub enum TenantCommand {
         db: DatabaseArgs,
         #[arg(long)]
         tenant: String,
-        #[arg(long)]
-        actor: Option<String>,
+        #[command(flatten)]
+        actor: ActorArgs,
     },
 }
 
@@ -206,9 +223,6 @@ pub struct ReceiverArgs {
     /// Comma-separated webhook secrets; any one may sign (rotation).
     #[arg(long, env = "KOMBO_WEBHOOK_SECRETS", hide_env_values = true)]
     pub kombo_webhook_secrets: String,
-    /// Bearer token of the admin API (/admin/…); without it the admin API is off.
-    #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
-    pub admin_token: Option<String>,
     /// Seconds a request's head (request line and headers) may take to arrive;
     /// also bounds how long a keep-alive connection waits for its next request.
     #[arg(long, env = "HTTP_HEADER_READ_TIMEOUT_SECS", default_value_t = 10.0)]
@@ -288,15 +302,12 @@ pub struct KomboArgs {
         default_value = "https://api.kombo.dev/v1"
     )]
     pub kombo_api_url: String,
-    #[arg(
-        long,
-        env = "KOMBO_API_KEY",
-        hide_env_values = true,
-        default_value = ""
-    )]
+    /// Kombo's API key (the simulator's SIM_API_KEY against the simulator).
+    /// Required: without it every Kombo call would fail with 401.
+    #[arg(long, env = "KOMBO_API_KEY", hide_env_values = true)]
     pub kombo_api_key: String,
     /// Timeout of one Kombo request, in seconds.
-    #[arg(long, env = "KOMBO_TIMEOUT_SECS", default_value_t = 30)]
+    #[arg(long, env = "KOMBO_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub kombo_timeout_secs: u64,
     /// Pages one listing may have before it is ended as a runaway (250 records
     /// a page).
@@ -308,7 +319,7 @@ impl KomboArgs {
     pub fn client(&self) -> anyhow::Result<hris_kombo::KomboClient> {
         let mut config =
             hris_kombo::KomboClientConfig::new(&self.kombo_api_url, &self.kombo_api_key);
-        config.timeout = std::time::Duration::from_secs(self.kombo_timeout_secs.max(1));
+        config.timeout = std::time::Duration::from_secs(self.kombo_timeout_secs);
         config.max_pages = usize::try_from(self.kombo_max_pages).unwrap_or(usize::MAX);
         Ok(hris_kombo::KomboClient::new(config)?)
     }
@@ -317,10 +328,10 @@ impl KomboArgs {
 #[derive(Args, Clone, Debug)]
 pub struct WorkerArgs {
     /// Messages handled at once per queue.
-    #[arg(long, env = "WORKER_CONCURRENCY", default_value_t = 8)]
+    #[arg(long, env = "WORKER_CONCURRENCY", default_value_t = 8, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub concurrency: usize,
     /// Messages the broker hands over ahead of acks, per queue.
-    #[arg(long, env = "WORKER_PREFETCH", default_value_t = 16)]
+    #[arg(long, env = "WORKER_PREFETCH", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
     pub prefetch: u16,
     /// Delays of the retry tiers in seconds, comma-separated.
     #[arg(long, env = "RETRY_DELAYS", default_value = "5,30,120,600,1800")]
@@ -328,8 +339,9 @@ pub struct WorkerArgs {
     /// Trips through the delay queues before a retryable failure is dead-lettered.
     #[arg(long, env = "RETRY_MAX_ATTEMPTS", default_value_t = 8)]
     pub retry_max_attempts: u32,
-    /// A fetch lease lasts this long unless renewed (seconds).
-    #[arg(long, env = "FETCH_LEASE_SECS", default_value_t = 60)]
+    /// A fetch lease lasts this long unless renewed (seconds, at least 3: it
+    /// is renewed every third of it).
+    #[arg(long, env = "FETCH_LEASE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(3..))]
     pub fetch_lease_secs: u64,
     /// The longest one fetch (every page of one listing) may run, in seconds;
     /// then it fails and is retried through the delay queues.

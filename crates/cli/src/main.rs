@@ -37,14 +37,23 @@ enum LogFormatArg {
 enum Command {
     /// Applies the migrations in `migrations/`, idempotently (safe from several processes at once).
     Migrate(DatabaseArgs),
-    /// The webhook endpoint and the admin API on HTTP_ADDR.
+    /// The public webhook endpoint on HTTP_ADDR, and nothing else there.
     Receiver {
         #[command(flatten)]
         amqp: AmqpArgs,
         #[command(flatten)]
         args: ReceiverArgs,
+    },
+    /// The admin API on ADMIN_ADDR (cluster-internal), behind ADMIN_TOKEN.
+    Admin {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[command(flatten)]
+        amqp: AmqpArgs,
         #[command(flatten)]
         kombo: KomboArgs,
+        #[command(flatten)]
+        args: commands::admin::AdminArgs,
     },
     /// Consumes one entity's queue: employees, teams, locations, absences, integrations, dead-letters or all.
     Worker {
@@ -57,8 +66,8 @@ enum Command {
     Scheduler {
         #[command(flatten)]
         role: RoleArgs,
-        /// Seconds between two looks at what is due.
-        #[arg(long, env = "SCHEDULER_TICK_SECS", default_value_t = 10.0)]
+        /// Seconds between two looks at what is due (at least 0.1).
+        #[arg(long, env = "SCHEDULER_TICK_SECS", default_value_t = 10.0, value_parser = crate::args::at_least(0.1))]
         tick_secs: f64,
     },
     /// Receiver, every worker and the scheduler in one process (development, demo).
@@ -67,7 +76,8 @@ enum Command {
         role: RoleArgs,
         #[command(flatten)]
         args: ReceiverArgs,
-        #[arg(long, env = "SCHEDULER_TICK_SECS", default_value_t = 10.0)]
+        /// Seconds between two looks at what is due (at least 0.1).
+        #[arg(long, env = "SCHEDULER_TICK_SECS", default_value_t = 10.0, value_parser = crate::args::at_least(0.1))]
         tick_secs: f64,
     },
     /// Registers and inspects tenants.
@@ -132,7 +142,13 @@ async fn main() -> std::process::ExitCode {
         Command::Sim(args) => commands::sim::run(args).await,
         Command::Demo(args) => commands::demo::run(args).await,
         Command::Probe { url } => probe(&url).await,
-        Command::Receiver { amqp, args, kombo } => commands::receiver::run(amqp, args, kombo).await,
+        Command::Receiver { amqp, args } => commands::receiver::run(amqp, args).await,
+        Command::Admin {
+            db,
+            amqp,
+            kombo,
+            args,
+        } => commands::admin::run(db, amqp, kombo, args).await,
         Command::Worker { entity, role } => commands::worker::run(entity, role).await,
         Command::Scheduler { role, tick_secs } => commands::scheduler::run(role, tick_secs).await,
         Command::All {

@@ -38,8 +38,6 @@ pub struct AppState {
     pub config: ReceiverConfig,
     pub publisher: Publisher,
     pub metrics: PrometheusHandle,
-    /// The admin API, when an `ADMIN_TOKEN` is configured.
-    pub admin: Option<Arc<crate::admin::Admin>>,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -61,7 +59,6 @@ struct Webhooks {
 /// The receiver's routes with the request limits of `limits`: a limit on the
 /// webhooks publishing at once and a timeout over every request.
 pub fn router_with(state: Arc<AppState>, limits: &HttpLimits) -> Router {
-    let admin = state.admin.clone();
     let webhooks = Arc::new(Webhooks {
         limits: limits.clone(),
         publishing: Semaphore::new(limits.max_concurrent_requests.max(1)),
@@ -72,7 +69,7 @@ pub fn router_with(state: Arc<AppState>, limits: &HttpLimits) -> Router {
             async move { webhook(&state, &webhooks, &headers, body).await }
         },
     );
-    let app = Router::new()
+    Router::new()
         .route("/webhooks/kombo", webhook_route)
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
@@ -85,15 +82,11 @@ pub fn router_with(state: Arc<AppState>, limits: &HttpLimits) -> Router {
             )
         })
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
-        .with_state(state);
-    let app = match admin {
-        Some(admin) => app.merge(crate::admin::router(admin)),
-        None => app,
-    };
-    app.layer(TimeoutLayer::with_status_code(
-        StatusCode::SERVICE_UNAVAILABLE,
-        limits.request_timeout,
-    ))
+        .with_state(state)
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            limits.request_timeout,
+        ))
 }
 
 /// Serves until `shutdown` with the default limits.

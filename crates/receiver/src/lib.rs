@@ -3,7 +3,6 @@
 //! only once every message is durable. No Kombo call and no database round trip on
 //! this path, so a database outage never costs an event.
 
-pub mod admin;
 pub mod app;
 pub mod body;
 pub mod nofile;

@@ -41,3 +41,18 @@ pub struct WorkerContext {
     pub publisher: Publisher,
     pub settings: SyncSettings,
 }
+
+impl WorkerContext {
+    /// Why this process cannot do useful work now, if it cannot: a role that
+    /// reaches neither the broker nor the database should get no traffic
+    /// (`/readyz` of the workers, the scheduler and the admin API).
+    pub async fn unready(&self) -> Option<&'static str> {
+        if !self.publisher.connector().is_alive().await {
+            return Some("RabbitMQ unreachable");
+        }
+        match self.store.ping().await {
+            Ok(()) => None,
+            Err(_) => Some("PostgreSQL unreachable"),
+        }
+    }
+}

@@ -32,7 +32,6 @@ pub async fn run(role: RoleArgs, args: ReceiverArgs, tick_secs: f64) -> anyhow::
         },
         publisher: Publisher::new(setup.connector.clone()),
         metrics: hris_telemetry::metrics_handle(),
-        admin: crate::commands::receiver::admin(&args, &role.kombo, &setup.connector)?,
     });
     let workers = tokio::spawn(hris_worker::run(
         setup.ctx.clone(),

@@ -79,7 +79,6 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         },
         publisher: Publisher::new(connector.clone()),
         metrics: hris_telemetry::metrics_handle(),
-        admin: None,
     });
     let http_stop = stop.child_token();
     tokio::spawn(hris_receiver::serve(receiver, state, async move {

@@ -7,7 +7,7 @@ use hris_bus::{AmqpConfig, Connector, Envelope, Publisher, Topology, Trigger};
 use hris_store::{DeadLetter, DeadLetterFilter, Store};
 use tokio_util::sync::CancellationToken;
 
-use crate::args::{AmqpArgs, DatabaseArgs};
+use crate::args::{ActorArgs, AmqpArgs, DatabaseArgs};
 use crate::output::{Progress, parse_time, when};
 
 #[derive(Subcommand, Debug)]
@@ -45,12 +45,11 @@ pub enum DlqCommand {
         /// Say what would be replayed; publish nothing, change nothing.
         #[arg(long)]
         dry_run: bool,
-        /// Messages per second at most.
-        #[arg(long, default_value_t = 50.0)]
+        /// Messages per second at most (at least 0.1).
+        #[arg(long, default_value_t = 50.0, value_parser = crate::args::at_least(0.1))]
         rate: f64,
-        /// Who replays (default: $USER).
-        #[arg(long)]
-        actor: Option<String>,
+        #[command(flatten)]
+        actor: ActorArgs,
     },
     /// Drops dead letters' payloads for good, leaving an audit record.
     Purge {
@@ -61,8 +60,8 @@ pub enum DlqCommand {
         /// Required: purging cannot be undone.
         #[arg(long)]
         yes: bool,
-        #[arg(long)]
-        actor: Option<String>,
+        #[command(flatten)]
+        actor: ActorArgs,
     },
 }
 
@@ -107,12 +106,6 @@ impl FilterArgs {
     }
 }
 
-fn actor(actor: Option<String>) -> String {
-    actor
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "unknown".to_owned())
-}
-
 pub async fn run(command: DlqCommand) -> anyhow::Result<()> {
     match command {
         DlqCommand::List {
@@ -135,7 +128,7 @@ pub async fn run(command: DlqCommand) -> anyhow::Result<()> {
             let letters = store
                 .dead_letters(&filter.filter(Some("pending")), 100_000)
                 .await?;
-            replay(&store, &amqp, letters, dry_run, rate, &actor(who)).await
+            replay(&store, &amqp, letters, dry_run, rate, &who.actor).await
         }
         DlqCommand::Purge {
             db,
@@ -152,7 +145,7 @@ pub async fn run(command: DlqCommand) -> anyhow::Result<()> {
                 "{} dead letters match; purging drops their payloads for good: add --yes",
                 letters.len()
             );
-            let who = actor(who);
+            let who = who.actor;
             for letter in &letters {
                 store.purge_dead_letter(letter.id, &who).await?;
             }
@@ -350,7 +343,7 @@ async fn replay(
         "cannot reach RabbitMQ at AMQP_URL"
     );
     let publisher = Publisher::new(connector.clone());
-    let mut pace = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(0.1)));
+    let mut pace = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
     let mut progress = Progress::new(letters.len() as u64, "replaying");
     let (mut replayed, mut skipped) = (0, 0);
     for letter in &letters {

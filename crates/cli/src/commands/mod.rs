@@ -1,3 +1,4 @@
+pub mod admin;
 pub mod all;
 pub mod demo;
 pub mod dlq;

@@ -1,25 +1,16 @@
-//! The operations endpoint of roles that have no HTTP API of their own
-//! (workers, scheduler): `/metrics`, `/healthz` and `/readyz` on `METRICS_ADDR`.
-
-use std::sync::Arc;
+//! The operations endpoint of every role but the receiver (workers, scheduler,
+//! admin): `/metrics`, `/healthz` and `/readyz` on `METRICS_ADDR`.
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use hris_bus::Connector;
-use hris_store::Store;
+use hris_worker::WorkerContext;
 use tokio_util::sync::CancellationToken;
-
-#[derive(Clone)]
-struct Ops {
-    connector: Arc<Connector>,
-    store: Store,
-}
 
 /// Serves until `shutdown`; a bind failure is logged, never fatal (the role's
 /// work matters more than its metrics).
-pub fn spawn(addr: &str, connector: Arc<Connector>, store: Store, shutdown: CancellationToken) {
+pub fn spawn(addr: &str, ctx: WorkerContext, shutdown: CancellationToken) {
     let addr = addr.to_owned();
     let app = Router::new()
         .route(
@@ -28,7 +19,7 @@ pub fn spawn(addr: &str, connector: Arc<Connector>, store: Store, shutdown: Canc
         )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
-        .with_state(Ops { connector, store });
+        .with_state(ctx);
     tokio::spawn(async move {
         let listener = match tokio::net::TcpListener::bind(&addr).await {
             Ok(l) => l,
@@ -46,12 +37,9 @@ pub fn spawn(addr: &str, connector: Arc<Connector>, store: Store, shutdown: Canc
 
 /// Ready when both the broker and the database answer: a worker that cannot
 /// reach either cannot do anything useful, and should not receive traffic.
-async fn ready(State(ops): State<Ops>) -> (StatusCode, &'static str) {
-    if !ops.connector.is_alive().await {
-        return (StatusCode::SERVICE_UNAVAILABLE, "RabbitMQ unreachable");
-    }
-    match ops.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready"),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "PostgreSQL unreachable"),
+async fn ready(State(ctx): State<WorkerContext>) -> (StatusCode, &'static str) {
+    match ctx.unready().await {
+        None => (StatusCode::OK, "ready"),
+        Some(reason) => (StatusCode::SERVICE_UNAVAILABLE, reason),
     }
 }

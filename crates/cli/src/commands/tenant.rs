@@ -67,10 +67,10 @@ pub async fn run(command: TenantCommand) -> anyhow::Result<()> {
             json,
         } => super::tenant_ops::issues(&db.store()?, &tenant, all, limit, json).await?,
         TenantCommand::Approve { db, tenant, actor } => {
-            super::tenant_ops::decide(&db.store()?, &tenant, true, actor).await?
+            super::tenant_ops::decide(&db.store()?, &tenant, true, &actor.actor).await?
         }
         TenantCommand::Reject { db, tenant, actor } => {
-            super::tenant_ops::decide(&db.store()?, &tenant, false, actor).await?
+            super::tenant_ops::decide(&db.store()?, &tenant, false, &actor.actor).await?
         }
         TenantCommand::Set { db, id, key, value } => {
             print(&db.store()?.set_tenant_setting(&id, &key, &value).await?)?

@@ -190,16 +190,8 @@ pub async fn held(store: &Store, tenant: &str, json_out: bool) -> anyhow::Result
     Ok(())
 }
 
-pub async fn decide(
-    store: &Store,
-    tenant: &str,
-    approve: bool,
-    actor: Option<String>,
-) -> anyhow::Result<()> {
-    let actor = actor
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "unknown".into());
-    let n = store.decide_held(tenant, approve, &actor).await?;
+pub async fn decide(store: &Store, tenant: &str, approve: bool, actor: &str) -> anyhow::Result<()> {
+    let n = store.decide_held(tenant, approve, actor).await?;
     println!(
         "{} {n} held changes of tenant {tenant} (as {actor})",
         if approve { "applied" } else { "dropped" }

@@ -49,7 +49,7 @@ pub fn setup(role_args: &RoleArgs, role: &str) -> anyhow::Result<WorkerSetup> {
         "{host}-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     ));
-    settings.lease_ttl = Duration::from_secs(args.fetch_lease_secs.max(3));
+    settings.lease_ttl = Duration::from_secs(args.fetch_lease_secs);
     settings.fetch_deadline = Duration::from_secs(args.fetch_deadline_secs);
     settings.watermark_overlap = Duration::from_secs(args.watermark_overlap_secs);
     let ctx = WorkerContext {
@@ -59,8 +59,8 @@ pub fn setup(role_args: &RoleArgs, role: &str) -> anyhow::Result<WorkerSetup> {
         settings,
     };
     let tuning = Tuning {
-        prefetch: args.prefetch.max(1),
-        concurrency: args.concurrency.max(1),
+        prefetch: args.prefetch,
+        concurrency: args.concurrency,
         policy: RetryPolicy::new(delays, args.retry_max_attempts),
         shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
     };
@@ -94,8 +94,7 @@ impl Running {
         if serve_ops {
             crate::commands::ops::spawn(
                 &role.metrics_addr,
-                setup.connector.clone(),
-                setup.ctx.store.clone(),
+                setup.ctx.clone(),
                 connection_stop.child_token(),
             );
         }
@@ -111,7 +110,7 @@ impl Running {
     pub fn scheduler_config(&self, tick_secs: f64) -> SchedulerConfig {
         SchedulerConfig {
             owner: self.setup.ctx.settings.owner.clone(),
-            tick: Duration::from_secs_f64(tick_secs.max(0.1)),
+            tick: Duration::from_secs_f64(tick_secs),
             batch: 100,
         }
     }

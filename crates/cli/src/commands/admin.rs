@@ -1,0 +1,93 @@
+//! `hris-sync admin`: the admin API on `ADMIN_ADDR` (cluster-internal), with
+//! `/metrics`, `/healthz` and `/readyz` on `METRICS_ADDR` like every role.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use clap::builder::TypedValueParser;
+use clap::error::ErrorKind;
+use hris_admin::{Admin, AdminToken};
+use hris_bus::{AmqpConfig, Connector, Publisher, Topology};
+use tokio_util::sync::CancellationToken;
+
+use crate::args::{AmqpArgs, DatabaseArgs, KomboArgs};
+
+#[derive(Args, Clone, Debug)]
+pub struct AdminArgs {
+    /// Listen address of the admin API (keep it cluster-internal).
+    #[arg(long, env = "ADMIN_ADDR", default_value = "0.0.0.0:8082")]
+    pub admin_addr: String,
+    /// Bearer token of the admin API (/admin/…), 16 characters or more.
+    #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true, value_parser = TokenParser)]
+    pub admin_token: AdminToken,
+    /// Seconds one admin request may take (then 503).
+    #[arg(long, env = "ADMIN_REQUEST_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub admin_request_timeout_secs: u64,
+    /// Where /metrics, /healthz and /readyz are served.
+    #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:9090")]
+    pub metrics_addr: String,
+}
+
+/// Checks `ADMIN_TOKEN` at parse time without echoing it: clap's usual
+/// "invalid value '…'" would print the (secret) value it refused.
+#[derive(Clone)]
+struct TokenParser;
+
+impl TypedValueParser for TokenParser {
+    type Value = AdminToken;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<AdminToken, clap::Error> {
+        let refuse = |kind, message: String| clap::Error::raw(kind, message + "\n").with_cmd(cmd);
+        let text = value
+            .to_str()
+            .ok_or_else(|| refuse(ErrorKind::InvalidUtf8, "ADMIN_TOKEN is not UTF-8".into()))?;
+        AdminToken::parse(text).map_err(|e| refuse(ErrorKind::InvalidValue, e.to_string()))
+    }
+}
+
+pub async fn run(
+    db: DatabaseArgs,
+    amqp: AmqpArgs,
+    kombo: KomboArgs,
+    args: AdminArgs,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&args.admin_addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.admin_addr))?;
+    let connector = Connector::new(
+        AmqpConfig::new(&amqp.amqp_url, "hris-sync admin"),
+        Topology::new(&amqp.amqp_prefix),
+    );
+    let ctx = hris_worker::WorkerContext {
+        store: db.store_for("admin")?,
+        kombo: kombo.client()?,
+        publisher: Publisher::new(connector.clone()),
+        settings: hris_worker::SyncSettings::new("admin"),
+    };
+    ctx.store
+        .ping()
+        .await
+        .context("cannot reach PostgreSQL at start")?;
+    let connection_stop = CancellationToken::new();
+    let connection = connector.spawn(connection_stop.clone());
+    crate::commands::ops::spawn(
+        &args.metrics_addr,
+        ctx.clone(),
+        connection_stop.child_token(),
+    );
+    let admin = Arc::new(Admin::new(&args.admin_token, ctx));
+    tracing::info!(addr = %listener.local_addr()?, "admin API listening");
+    let timeout = Duration::from_secs(args.admin_request_timeout_secs);
+    hris_admin::serve(listener, admin, timeout, hris_telemetry::shutdown_signal()).await?;
+    // In-flight requests are done: close the broker connection cleanly.
+    connection_stop.cancel();
+    let _ = connection.await;
+    Ok(())
+}
