@@ -258,11 +258,16 @@ impl Sim {
 
     /// A Kombo client pointed at this simulator.
     pub fn client(&self) -> hris_kombo::KomboClient {
+        hris_kombo::KomboClient::new(self.client_config()).unwrap_or_else(|e| panic!("client: {e}"))
+    }
+
+    /// A client of this simulator with short backoffs (tests wait less).
+    pub fn client_config(&self) -> hris_kombo::KomboClientConfig {
         let mut config = hris_kombo::KomboClientConfig::new(self.api_url(), self.api_key());
         config.min_backoff = Duration::from_millis(5);
         config.max_backoff = Duration::from_millis(50);
         config.max_retries = 10;
-        hris_kombo::KomboClient::new(config).unwrap_or_else(|e| panic!("client: {e}"))
+        config
     }
 }
 

@@ -103,19 +103,32 @@ impl Stack {
         settings.watermark_overlap = Duration::from_secs(1);
         settings.sweep_interval = Duration::from_millis(300);
         settings.fetch_deadline = self.fetch_deadline;
-        let connector = self.connector(&format!("{owner}-publisher"));
-        WorkerContext {
-            store: self.db.store(),
-            kombo: self.sim.client(),
-            publisher: Publisher::new(connector),
-            settings,
-        }
+        let name = format!("{owner}-publisher");
+        // The composition root every role uses, on this test's database.
+        hris_worker::Services::with_store(
+            self.db.store(),
+            hris_worker::ServicesConfig {
+                database_url: self.db.url.clone(),
+                database_pool_size: 16,
+                application_name: name.clone(),
+                amqp: AmqpConfig::new(crate::amqp_url(), name),
+                topology: self.topology(),
+                kombo: self.sim.client_config(),
+                settings,
+            },
+        )
+        .unwrap_or_else(|e| panic!("services: {e}"))
+        .ctx
+    }
+
+    fn topology(&self) -> Topology {
+        let mut topology = Topology::new(&self.prefix);
+        topology.retry_delays = test_policy().delays;
+        topology
     }
 
     fn connector(&self, name: &str) -> Arc<Connector> {
-        let mut topology = Topology::new(&self.prefix);
-        topology.retry_delays = test_policy().delays;
-        Connector::new(AmqpConfig::new(crate::amqp_url(), name), topology)
+        Connector::new(AmqpConfig::new(crate::amqp_url(), name), self.topology())
     }
 
     /// Starts a worker consuming `entities`.

@@ -317,11 +317,15 @@ pub struct KomboArgs {
 
 impl KomboArgs {
     pub fn client(&self) -> anyhow::Result<hris_kombo::KomboClient> {
+        Ok(hris_kombo::KomboClient::new(self.client_config())?)
+    }
+
+    pub fn client_config(&self) -> hris_kombo::KomboClientConfig {
         let mut config =
             hris_kombo::KomboClientConfig::new(&self.kombo_api_url, &self.kombo_api_key);
         config.timeout = std::time::Duration::from_secs(self.kombo_timeout_secs);
         config.max_pages = usize::try_from(self.kombo_max_pages).unwrap_or(usize::MAX);
-        Ok(hris_kombo::KomboClient::new(config)?)
+        config
     }
 }
 

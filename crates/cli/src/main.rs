@@ -4,6 +4,7 @@
 mod args;
 mod commands;
 mod output;
+mod services;
 
 use clap::{Parser, Subcommand};
 

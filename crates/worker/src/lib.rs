@@ -11,6 +11,7 @@ pub mod import;
 pub mod integrations;
 pub mod registry;
 pub mod scheduler;
+pub mod services;
 pub mod sweeper;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use hris_bus::{Connector, Consumer, ConsumerConfig, Entity, OnFailure, RetryPoli
 use tokio_util::sync::CancellationToken;
 
 pub use context::{SyncSettings, WorkerContext};
+pub use services::{BuildError, Services, ServicesConfig};
 
 /// How consumers are sized.
 #[derive(Debug, Clone)]

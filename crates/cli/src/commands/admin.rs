@@ -9,7 +9,7 @@ use clap::Args;
 use clap::builder::TypedValueParser;
 use clap::error::ErrorKind;
 use hris_admin::{Admin, AdminToken};
-use hris_bus::{AmqpConfig, Connector, Publisher, Topology};
+use hris_bus::Topology;
 use tokio_util::sync::CancellationToken;
 
 use crate::args::{AmqpArgs, DatabaseArgs, KomboArgs};
@@ -61,16 +61,14 @@ pub async fn run(
     let listener = tokio::net::TcpListener::bind(&args.admin_addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.admin_addr))?;
-    let connector = Connector::new(
-        AmqpConfig::new(&amqp.amqp_url, "hris-sync admin"),
+    let hris_worker::Services { ctx, connector } = crate::services::build(
+        "admin",
+        &db,
+        &amqp,
+        &kombo,
         Topology::new(&amqp.amqp_prefix),
-    );
-    let ctx = hris_worker::WorkerContext {
-        store: db.store_for("admin")?,
-        kombo: kombo.client()?,
-        publisher: Publisher::new(connector.clone()),
-        settings: hris_worker::SyncSettings::new("admin"),
-    };
+        hris_worker::SyncSettings::new("admin"),
+    )?;
     ctx.store
         .ping()
         .await

@@ -8,14 +8,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use hris_bus::{AmqpConfig, Connector, Entity, Publisher, RetryPolicy, Topology};
+use hris_bus::{AmqpConfig, Entity, Publisher, RetryPolicy, Topology};
 use hris_kombo::envelope::CreateLinkRequest;
-use hris_kombo::{KomboClient, KomboClientConfig, WebhookSecrets};
+use hris_kombo::{KomboClientConfig, WebhookSecrets};
 use hris_receiver::{AppState, ReceiverConfig};
 use hris_sim::{SimConfig, SimState};
 use hris_store::Store;
 use hris_worker::scheduler::SchedulerConfig;
-use hris_worker::{SyncSettings, Tuning, WorkerContext};
+use hris_worker::{Services, ServicesConfig, SyncSettings, Tuning};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -55,10 +55,32 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let prefix = format!("demo-{}", std::process::id());
     let mut topology = Topology::new(&prefix);
     topology.retry_delays = [1.0, 5.0, 30.0].map(Duration::from_secs_f64).to_vec();
-    let connector = Connector::new(
-        AmqpConfig::new(&args.amqp_url, "hris-sync demo"),
-        topology.clone(),
-    );
+    // Both listeners first: the simulator sends webhooks to the receiver, and
+    // the Kombo client reads the simulator.
+    let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let receiver_url = format!("http://{}/webhooks/kombo", receiver.local_addr()?);
+    let sim_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let sim_addr = sim_listener.local_addr()?;
+    let sim = Arc::new(SimState::new(SimConfig {
+        webhook_url: Some(receiver_url.clone()),
+        webhook_secret: SECRET.to_owned(),
+        debounce: Duration::from_millis(500),
+        public_url: format!("http://{sim_addr}"),
+        ..SimConfig::default()
+    }));
+    let api_key = hris_sim::state::read(&sim.config).api_key.clone();
+    let Services { ctx, connector } = Services::with_store(
+        store.clone(),
+        ServicesConfig {
+            database_url: args.database_url.clone(),
+            database_pool_size: 16,
+            application_name: "hris-sync demo".into(),
+            amqp: AmqpConfig::new(&args.amqp_url, "hris-sync demo"),
+            topology: topology.clone(),
+            kombo: KomboClientConfig::new(format!("http://{sim_addr}/v1"), api_key),
+            settings: SyncSettings::new("demo"),
+        },
+    )?;
     // The connection outlives the roles: the demo's queues are deleted over it
     // once they have stopped (a demo must not leave queues behind).
     let connection_stop = CancellationToken::new();
@@ -69,9 +91,6 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         redact(&args.amqp_url)
     );
 
-    // The receiver, then the simulator sending it signed webhooks.
-    let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let receiver_url = format!("http://{}/webhooks/kombo", receiver.local_addr()?);
     let state = Arc::new(AppState {
         config: ReceiverConfig {
             secrets: WebhookSecrets::from_comma_separated(SECRET),
@@ -84,16 +103,6 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     tokio::spawn(hris_receiver::serve(receiver, state, async move {
         http_stop.cancelled().await
     }));
-    let sim_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let sim_addr = sim_listener.local_addr()?;
-    let sim = Arc::new(SimState::new(SimConfig {
-        webhook_url: Some(receiver_url.clone()),
-        webhook_secret: SECRET.to_owned(),
-        debounce: Duration::from_millis(500),
-        public_url: format!("http://{sim_addr}"),
-        ..SimConfig::default()
-    }));
-    let api_key = hris_sim::state::read(&sim.config).api_key.clone();
     let sim_stop = stop.child_token();
     tokio::spawn(hris_sim::serve(sim_listener, sim, async move {
         sim_stop.cancelled().await
@@ -105,15 +114,6 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         ),
     );
 
-    let ctx = WorkerContext {
-        store: store.clone(),
-        kombo: KomboClient::new(KomboClientConfig::new(
-            format!("http://{sim_addr}/v1"),
-            api_key,
-        ))?,
-        publisher: Publisher::new(connector.clone()),
-        settings: SyncSettings::new("demo"),
-    };
     let tuning = Tuning {
         prefetch: 16,
         concurrency: 8,

@@ -1,9 +1,9 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use hris_bus::{AmqpConfig, Connector, Entity, Publisher, RetryPolicy, Topology};
+use hris_bus::{Connector, Entity, RetryPolicy, Topology};
 use hris_worker::scheduler::SchedulerConfig;
-use hris_worker::{SyncSettings, Tuning, WorkerContext};
+use hris_worker::{Services, SyncSettings, Tuning, WorkerContext};
 use tokio_util::sync::CancellationToken;
 
 use crate::args::RoleArgs;
@@ -40,10 +40,6 @@ pub fn setup(role_args: &RoleArgs, role: &str) -> anyhow::Result<WorkerSetup> {
     let delays = args.retry_delays()?;
     let mut topology = Topology::new(&amqp.amqp_prefix);
     topology.retry_delays = delays.clone();
-    let connector = Connector::new(
-        AmqpConfig::new(&amqp.amqp_url, format!("hris-sync {role}")),
-        topology,
-    );
     let host = &args.instance_name;
     let mut settings = SyncSettings::new(format!(
         "{host}-{}",
@@ -52,12 +48,8 @@ pub fn setup(role_args: &RoleArgs, role: &str) -> anyhow::Result<WorkerSetup> {
     settings.lease_ttl = Duration::from_secs(args.fetch_lease_secs);
     settings.fetch_deadline = Duration::from_secs(args.fetch_deadline_secs);
     settings.watermark_overlap = Duration::from_secs(args.watermark_overlap_secs);
-    let ctx = WorkerContext {
-        store: db.store_for(role)?,
-        kombo: kombo.client()?,
-        publisher: Publisher::new(connector.clone()),
-        settings,
-    };
+    let Services { ctx, connector } =
+        crate::services::build(role, db, amqp, kombo, topology, settings)?;
     let tuning = Tuning {
         prefetch: args.prefetch,
         concurrency: args.concurrency,

@@ -1,0 +1,66 @@
+//! The composition root: every role, the demo and the tests build what they
+//! run on here, from one [`ServicesConfig`]: the database pool, the Kombo
+//! client, the broker connection (not yet started) and the publisher over it.
+
+use std::sync::Arc;
+
+use hris_bus::{AmqpConfig, Connector, Publisher, Topology};
+use hris_kombo::{KomboClient, KomboClientConfig, KomboError};
+use hris_store::{Store, StoreError};
+
+use crate::context::{SyncSettings, WorkerContext};
+
+/// Everything a process is built from.
+#[derive(Debug, Clone)]
+pub struct ServicesConfig {
+    pub database_url: String,
+    pub database_pool_size: usize,
+    /// `application_name` of the connections (`pg_stat_activity` shows it),
+    /// unless the URL sets one.
+    pub application_name: String,
+    pub amqp: AmqpConfig,
+    pub topology: Topology,
+    pub kombo: KomboClientConfig,
+    pub settings: SyncSettings,
+}
+
+/// A setting that cannot work; nothing was started.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error("Kombo client: {0}")]
+    Kombo(#[from] KomboError),
+}
+
+/// What a process runs on. The broker connection is started by the caller
+/// (`connector.spawn(shutdown)`), who owns its lifetime.
+#[derive(Clone)]
+pub struct Services {
+    pub ctx: WorkerContext,
+    pub connector: Arc<Connector>,
+}
+
+impl Services {
+    pub fn build(config: ServicesConfig) -> Result<Self, BuildError> {
+        let store = hris_store::connect(
+            &config.database_url,
+            config.database_pool_size,
+            &config.application_name,
+        )?;
+        Ok(Self::with_store(store, config)?)
+    }
+
+    /// As [`Services::build`], on a pool the caller already has (the demo's
+    /// and the tests', which made the database first).
+    pub fn with_store(store: Store, config: ServicesConfig) -> Result<Self, KomboError> {
+        let connector = Connector::new(config.amqp, config.topology);
+        let ctx = WorkerContext {
+            store,
+            kombo: KomboClient::new(config.kombo)?,
+            publisher: Publisher::new(connector.clone()),
+            settings: config.settings,
+        };
+        Ok(Self { ctx, connector })
+    }
+}
