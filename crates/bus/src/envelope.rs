@@ -84,29 +84,8 @@ impl Entity {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Trigger {
-    Webhook,
-    Schedule,
-    ImportAll,
-    Replay,
-    /// Re-published by a worker for a notification that arrived during a fetch.
-    Sweep,
-}
-
-impl Trigger {
-    /// The name used on the wire and in the database (`import-all`, …).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Trigger::Webhook => "webhook",
-            Trigger::Schedule => "schedule",
-            Trigger::ImportAll => "import-all",
-            Trigger::Replay => "replay",
-            Trigger::Sweep => "sweep",
-        }
-    }
-}
+/// What caused a message: the same type sync runs record.
+pub use hris_types::Trigger;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {

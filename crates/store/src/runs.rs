@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::apply::PageStats;
 use crate::row::RowExt;
 use crate::{Store, StoreError};
+use hris_types::{FetchKind, SyncedEntity, Trigger};
 
 #[derive(Debug, Clone, PartialEq, FromRow)]
 pub struct SyncRun {
@@ -67,9 +68,9 @@ impl Store {
         id: Uuid,
         parent_id: Option<Uuid>,
         tenant_id: &str,
-        entity: Option<&str>,
-        kind: &str,
-        trigger: &str,
+        entity: Option<SyncedEntity>,
+        kind: FetchKind,
+        trigger: Trigger,
         dry_run: bool,
     ) -> Result<(), StoreError> {
         let client = self.client().await?;

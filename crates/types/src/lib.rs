@@ -102,6 +102,18 @@ text_enum! {
 }
 
 text_enum! {
+    /// What caused a message or a sync run.
+    Trigger, "trigger" {
+        Webhook = "webhook",
+        Schedule = "schedule",
+        ImportAll = "import-all",
+        Replay = "replay",
+        /// Re-published by a worker for a notification that arrived during a fetch.
+        Sweep = "sweep",
+    }
+}
+
+text_enum! {
     /// Where a tenant's Kombo integration stands.
     IntegrationState, "integration state" {
         /// Registered, no Kombo integration linked yet.

@@ -175,9 +175,9 @@ impl EntityHandler {
                 run_id,
                 parent,
                 &tenant.id,
-                Some(self.entity.as_str()),
-                lease.kind.as_str(),
-                envelope.trigger.as_str(),
+                Some(self.entity),
+                lease.kind,
+                envelope.trigger,
                 false,
             )
             .await?;

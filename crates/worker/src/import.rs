@@ -43,7 +43,15 @@ pub async fn start(ctx: &WorkerContext, tenant: &Tenant) -> Result<ImportStarted
     let run = Uuid::now_v7();
     let started_at = chrono::Utc::now();
     ctx.store
-        .start_run(run, None, &tenant.id, None, "full", "import-all", false)
+        .start_run(
+            run,
+            None,
+            &tenant.id,
+            None,
+            FetchKind::Full,
+            Trigger::ImportAll,
+            false,
+        )
         .await?;
     let force_sync = ctx
         .kombo
