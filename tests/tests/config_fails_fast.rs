@@ -66,3 +66,14 @@ async fn every_role_that_calls_kombo_needs_its_key() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_typo_in_the_worker_role_is_a_usage_error_that_lists_the_roles() -> anyhow::Result<()> {
+    let (code, stderr) = run(&["worker", "--entity", "employes"], &[]).await?;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("invalid value 'employes'"), "{stderr}");
+    for role in ["employees", "integrations", "dead-letters", "all"] {
+        assert!(stderr.contains(role), "{role} not offered: {stderr}");
+    }
+    Ok(())
+}

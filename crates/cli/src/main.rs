@@ -56,10 +56,10 @@ enum Command {
         #[command(flatten)]
         args: commands::admin::AdminArgs,
     },
-    /// Consumes one entity's queue: employees, teams, locations, absences, integrations, dead-letters or all.
+    /// Consumes one entity's queue, the dead letters, or all of them.
     Worker {
-        #[arg(long)]
-        entity: String,
+        #[arg(long, value_enum)]
+        entity: commands::worker::WorkerRole,
         #[command(flatten)]
         role: RoleArgs,
     },

@@ -8,16 +8,39 @@ use tokio_util::sync::CancellationToken;
 
 use crate::args::RoleArgs;
 
-/// Which queues `--entity` names, and whether dead letters are archived here.
-pub fn entities(name: &str) -> anyhow::Result<(Vec<Entity>, bool)> {
-    match name {
-        "all" => Ok((Entity::ALL.to_vec(), true)),
-        "dead-letters" => Ok((Vec::new(), true)),
-        _ => {
-            let entity: Entity = name
-                .parse()
-                .map_err(|e: String| anyhow::anyhow!("{e}; or dead-letters, or all"))?;
-            Ok((vec![entity], false))
+/// What `worker --entity` consumes: one queue, the dead letters, or all of
+/// them. A typo is a usage error listing these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WorkerRole {
+    Employees,
+    Teams,
+    Locations,
+    Absences,
+    Integrations,
+    DeadLetters,
+    All,
+}
+
+impl WorkerRole {
+    /// The queues it consumes, and whether it archives dead letters.
+    pub fn queues(self) -> (Vec<Entity>, bool) {
+        let one = |entity| (vec![entity], false);
+        match self {
+            WorkerRole::Employees => one(Entity::Employees),
+            WorkerRole::Teams => one(Entity::Teams),
+            WorkerRole::Locations => one(Entity::Locations),
+            WorkerRole::Absences => one(Entity::Absences),
+            WorkerRole::Integrations => one(Entity::Integrations),
+            WorkerRole::DeadLetters => (Vec::new(), true),
+            WorkerRole::All => (Entity::ALL.to_vec(), true),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerRole::DeadLetters => "dead-letters",
+            WorkerRole::All => "all",
+            other => other.queues().0[0].as_str(),
         }
     }
 }
@@ -121,8 +144,9 @@ impl Running {
     }
 }
 
-pub async fn run(entity: String, role: RoleArgs) -> anyhow::Result<()> {
-    let (entities, archive) = entities(&entity)?;
+pub async fn run(worker: WorkerRole, role: RoleArgs) -> anyhow::Result<()> {
+    let (entities, archive) = worker.queues();
+    let entity = worker.as_str();
     let running = Running::start(&role, &format!("worker {entity}"), true).await?;
     let setup = &running.setup;
     let work = tokio::spawn(hris_worker::run(
@@ -136,4 +160,25 @@ pub async fn run(entity: String, role: RoleArgs) -> anyhow::Result<()> {
     tracing::info!(entity, "worker started");
     running.until_signal(vec![work]).await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::ValueEnum;
+
+    use super::*;
+
+    #[test]
+    fn every_queue_has_a_worker_role_of_its_name() {
+        let consumed: Vec<Entity> = WorkerRole::value_variants()
+            .iter()
+            .filter(|r| !matches!(r, WorkerRole::All | WorkerRole::DeadLetters))
+            .map(|r| r.queues().0[0])
+            .collect();
+        assert_eq!(consumed, Entity::ALL.to_vec());
+        for role in WorkerRole::value_variants() {
+            let name = role.to_possible_value().map(|v| v.get_name().to_owned());
+            assert_eq!(name.as_deref(), Some(role.as_str()));
+        }
+    }
 }
