@@ -27,7 +27,25 @@ pub struct ImportStarted {
     pub started_at: chrono::DateTime<chrono::Utc>,
     /// Kombo's answer to the refresh request (`Err`: the sync still runs on
     /// what Kombo has; its `sync-finished` catch-up will not come).
-    pub force_sync: Result<(), String>,
+    pub force_sync: Result<(), RefreshRefused>,
+}
+
+/// Kombo refused the refresh (`force-sync`): its error code and the error as
+/// on-call reads it (no record values).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{reason}")]
+pub struct RefreshRefused {
+    pub reason: String,
+    pub code: Option<String>,
+}
+
+impl From<&hris_kombo::KomboError> for RefreshRefused {
+    fn from(e: &hris_kombo::KomboError) -> Self {
+        Self {
+            reason: e.to_string(),
+            code: e.code().map(str::to_owned),
+        }
+    }
 }
 
 pub async fn start(ctx: &WorkerContext, tenant: &Tenant) -> Result<ImportStarted, ImportError> {
@@ -58,7 +76,7 @@ pub async fn start(ctx: &WorkerContext, tenant: &Tenant) -> Result<ImportStarted
         .force_sync(&integration)
         .await
         .map(|_| ())
-        .map_err(|e| e.to_string());
+        .map_err(|e| RefreshRefused::from(&e));
     if let Err(e) = &force_sync {
         tracing::warn!(tenant_id = %tenant.id, error = %e, "Kombo refused the refresh; syncing what it has");
     }
