@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod exit;
 mod output;
 mod services;
 
@@ -16,7 +17,8 @@ use crate::args::{
 #[command(
     name = "hris-sync",
     version,
-    about = "Keeps a learning platform's people directory in step with each customer's HR system, through Kombo."
+    about = "Keeps a learning platform's people directory in step with each customer's HR system, through Kombo.",
+    after_long_help = exit::HELP
 )]
 struct Cli {
     /// Log format on stderr: json (one object per line) or pretty; by default
@@ -176,7 +178,7 @@ async fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+            std::process::ExitCode::from(exit::code(&e))
         }
     }
 }

@@ -2,12 +2,14 @@
 
 use std::time::Duration;
 
+use clap::builder::PossibleValuesParser;
 use clap::{Args, Subcommand};
 use hris_bus::{AmqpConfig, Connector, Envelope, Publisher, Topology, Trigger};
 use hris_store::{DeadLetter, DeadLetterFilter, Store};
 use tokio_util::sync::CancellationToken;
 
 use crate::args::{ActorArgs, AmqpArgs, DatabaseArgs};
+use crate::exit::Refused;
 use crate::output::{Progress, parse_time, when};
 
 #[derive(Subcommand, Debug)]
@@ -45,6 +47,10 @@ pub enum DlqCommand {
         /// Say what would be replayed; publish nothing, change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Replay every pending dead letter: needed when neither ids nor a
+        /// filter narrow the replay.
+        #[arg(long)]
+        all: bool,
         /// Messages per second at most (at least 0.1).
         #[arg(long, default_value_t = 50.0, value_parser = crate::args::at_least(0.1))]
         rate: f64,
@@ -72,13 +78,13 @@ pub struct FilterArgs {
     pub ids: Vec<i64>,
     #[arg(long)]
     pub tenant: Option<String>,
-    #[arg(long)]
+    /// The queue it failed on.
+    #[arg(long, value_parser = PossibleValuesParser::new(["employees", "teams", "locations", "absences", "integrations"]))]
     pub entity: Option<String>,
-    /// retryable, not_ready, permanent or poison.
-    #[arg(long)]
+    #[arg(long, value_parser = PossibleValuesParser::new(["retryable", "not_ready", "permanent", "poison"]))]
     pub error_class: Option<String>,
-    /// pending, replayed or purged (replay and purge default to pending).
-    #[arg(long)]
+    /// Replay and purge default to pending.
+    #[arg(long, value_parser = PossibleValuesParser::new(["pending", "replayed", "purged"]))]
     pub state: Option<String>,
     /// Archived at or after: RFC 3339 or a span back from now (90m, 24h, 7d).
     #[arg(long, value_parser = parse_time)]
@@ -88,6 +94,17 @@ pub struct FilterArgs {
 }
 
 impl FilterArgs {
+    /// Whether anything narrows the selection (ids or a filter).
+    fn narrows(&self) -> bool {
+        !self.ids.is_empty()
+            || self.tenant.is_some()
+            || self.entity.is_some()
+            || self.error_class.is_some()
+            || self.state.is_some()
+            || self.since.is_some()
+            || self.until.is_some()
+    }
+
     fn filter(&self, default_state: Option<&str>) -> DeadLetterFilter {
         DeadLetterFilter {
             ids: self.ids.clone(),
@@ -121,6 +138,7 @@ pub async fn run(command: DlqCommand) -> anyhow::Result<()> {
             amqp,
             filter,
             dry_run,
+            all,
             rate,
             actor: who,
         } => {
@@ -128,6 +146,13 @@ pub async fn run(command: DlqCommand) -> anyhow::Result<()> {
             let letters = store
                 .dead_letters(&filter.filter(Some("pending")), 100_000)
                 .await?;
+            if !filter.narrows() && !all && !dry_run {
+                return Err(Refused(format!(
+                    "{} pending dead letters: replaying all of them needs --all (or name ids or a filter; --dry-run to see them)",
+                    letters.len()
+                ))
+                .into());
+            }
             replay(&store, &amqp, letters, dry_run, rate, &who.actor).await
         }
         DlqCommand::Purge {
@@ -140,11 +165,13 @@ pub async fn run(command: DlqCommand) -> anyhow::Result<()> {
             let letters = store
                 .dead_letters(&filter.filter(Some("pending")), 100_000)
                 .await?;
-            anyhow::ensure!(
-                yes,
-                "{} dead letters match; purging drops their payloads for good: add --yes",
-                letters.len()
-            );
+            if !yes {
+                return Err(Refused(format!(
+                    "{} dead letters match; purging drops their payloads for good: add --yes",
+                    letters.len()
+                ))
+                .into());
+            }
             let who = who.actor;
             for letter in &letters {
                 store.purge_dead_letter(letter.id, &who).await?;
