@@ -190,6 +190,13 @@ impl Stack {
     /// Runs `hris-sync ARGS` against this stack (database, broker, simulator as
     /// Kombo); returns its stdout, failing on a non-zero exit.
     pub async fn cli(&self, args: &[&str]) -> anyhow::Result<String> {
+        let (code, stdout, stderr) = self.cli_status(args).await?;
+        anyhow::ensure!(code == Some(0), "hris-sync {args:?}: {stderr}");
+        Ok(stdout)
+    }
+
+    /// `hris-sync ARGS` against this stack, whatever its exit: code, stdout, stderr.
+    pub async fn cli_status(&self, args: &[&str]) -> anyhow::Result<(Option<i32>, String, String)> {
         let out = tokio::process::Command::new(crate::hris_sync_bin())
             .args(args)
             .env("DATABASE_URL", &self.db.url)
@@ -200,12 +207,11 @@ impl Stack {
             .env("RUST_LOG", "warn")
             .output()
             .await?;
-        anyhow::ensure!(
-            out.status.success(),
-            "hris-sync {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        Ok((
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ))
     }
 
     /// A stack with one tenant's company imported by a worker that keeps running.

@@ -147,7 +147,9 @@ async fn a_mass_termination_by_webhook_deactivates_at_most_the_threshold() -> an
     // Reject: they stay exactly as they were, through ticks and a full sync.
     let active_before = c.active;
     stack
-        .cli(&["tenant", "reject", "--tenant", TENANT, "--actor", "ops"])
+        .cli(&[
+            "tenant", "reject", "--tenant", TENANT, "--actor", "ops", "--yes",
+        ])
         .await?;
     tokio::time::sleep(Duration::from_secs(5)).await;
     stack.request_sync(TENANT, FetchKind::Full).await?;
@@ -198,9 +200,20 @@ async fn a_mass_termination_by_webhook_deactivates_at_most_the_threshold() -> an
         reheld.pending + reheld.deactivated_targets,
         targets.len() as i64
     );
-    stack
-        .cli(&["tenant", "approve", "--tenant", TENANT, "--actor", "ops"])
-        .await?;
+    // Not on a terminal and without --yes, approve shows what is held and
+    // refuses (exit 4); --dry-run shows it too; neither changes anything.
+    let approve = ["tenant", "approve", "--tenant", TENANT, "--actor", "ops"];
+    let (code, shown, stderr) = stack.cli_status(&approve).await?;
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(
+        shown.contains(&format!("{} held changes of tenant", reheld.pending)),
+        "{shown}"
+    );
+    assert!(stderr.contains("--yes"), "{stderr}");
+    let dry = stack.cli(&[&approve[..], &["--dry-run"]].concat()).await?;
+    assert!(dry.contains("dry run: nothing changed"), "{dry}");
+    assert_eq!(counts(&stack, &targets).await?.pending, reheld.pending);
+    stack.cli(&[&approve[..], &["--yes"]].concat()).await?;
     let approved = counts(&stack, &targets).await?;
     println!(
         "guard/approve: {} held, {} of {} leavers deactivated after approval",
@@ -248,7 +261,9 @@ async fn import_all_decides_on_the_whole_listing_before_deactivating_anyone() ->
     assert_eq!(c.active, active, "nobody deactivated");
 
     stack
-        .cli(&["tenant", "approve", "--tenant", TENANT, "--actor", "ops"])
+        .cli(&[
+            "tenant", "approve", "--tenant", TENANT, "--actor", "ops", "--yes",
+        ])
         .await?;
     let approved = counts(&stack, &targets).await?;
     let logged = stack

@@ -69,8 +69,17 @@ async fn a_tenant_connects_through_kombo_and_is_imported_without_another_step() 
             .flatten()
             .all(|e| !e["last_full_at"].is_null())
     );
+    // Without --yes it refuses (exit 4) and the tenant stays connected.
+    let (code, _, stderr) = stack
+        .cli_status(&["tenant", "disconnect", "--tenant", "acme"])
+        .await?;
+    assert_eq!(code, Some(4), "{stderr}");
+    assert_eq!(
+        stack.store.tenant("acme").await?.integration_state,
+        hris_store::IntegrationState::Active
+    );
     stack
-        .cli(&["tenant", "disconnect", "--tenant", "acme"])
+        .cli(&["tenant", "disconnect", "--tenant", "acme", "--yes"])
         .await?;
     assert_eq!(
         stack.store.tenant("acme").await?.integration_state,
@@ -139,7 +148,9 @@ async fn the_guard_holds_a_mass_deactivation_until_approved() -> anyhow::Result<
     );
 
     stack
-        .cli(&["tenant", "reject", "--tenant", "acme", "--actor", "ops"])
+        .cli(&[
+            "tenant", "reject", "--tenant", "acme", "--actor", "ops", "--yes",
+        ])
         .await?;
     assert_eq!(
         stack
@@ -165,7 +176,9 @@ async fn the_guard_holds_a_mass_deactivation_until_approved() -> anyhow::Result<
     stack.request_sync("acme", FetchKind::Full).await?;
     stack.settle(Duration::from_secs(30)).await?;
     stack
-        .cli(&["tenant", "approve", "--tenant", "acme", "--actor", "ops"])
+        .cli(&[
+            "tenant", "approve", "--tenant", "acme", "--actor", "ops", "--yes",
+        ])
         .await?;
     let deactivated = stack.count("SELECT count(*) FROM users WHERE tenant_id = $1 AND deactivation_reason = 'missing_from_full_sync'", "acme").await?;
     assert_eq!(deactivated as usize, half.len());

@@ -109,12 +109,15 @@ pub enum TenantCommand {
         #[arg(long)]
         admin_email: String,
     },
-    /// Stops syncing the tenant; its data is kept.
+    /// Stops syncing the tenant; its data is kept. Needs --yes.
     Disconnect {
         #[command(flatten)]
         db: DatabaseArgs,
         #[arg(long)]
         tenant: String,
+        /// Required: webhooks and schedules of the tenant stop until it is connected again.
+        #[arg(long)]
+        yes: bool,
     },
     /// Per entity: last incremental and full sync, watermark, lag, last error;
     /// held changes and pending dead letters.
@@ -152,21 +155,27 @@ pub enum TenantCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Applies every held change of the tenant.
+    /// Applies every held change of the tenant: shows the count, reasons and
+    /// a sample first; asks on a terminal, needs --yes otherwise.
     Approve {
         #[command(flatten)]
         db: DatabaseArgs,
         #[arg(long)]
         tenant: String,
         #[command(flatten)]
+        guard: DecideArgs,
+        #[command(flatten)]
         actor: ActorArgs,
     },
-    /// Drops every held change of the tenant (the users stay active).
+    /// Drops every held change of the tenant (the users stay active); asks
+    /// like approve.
     Reject {
         #[command(flatten)]
         db: DatabaseArgs,
         #[arg(long)]
         tenant: String,
+        #[command(flatten)]
+        guard: DecideArgs,
         #[command(flatten)]
         actor: ActorArgs,
     },
@@ -327,6 +336,17 @@ impl KomboArgs {
         config.max_pages = usize::try_from(self.kombo_max_pages).unwrap_or(usize::MAX);
         config
     }
+}
+
+/// How sure an approve or reject must be.
+#[derive(Args, Clone, Debug)]
+pub struct DecideArgs {
+    /// Act without asking (required when not on a terminal).
+    #[arg(long)]
+    pub yes: bool,
+    /// Show what would be decided; change nothing.
+    #[arg(long, conflicts_with = "yes")]
+    pub dry_run: bool,
 }
 
 #[derive(Args, Clone, Debug)]

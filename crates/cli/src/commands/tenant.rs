@@ -50,8 +50,8 @@ pub async fn run(command: TenantCommand) -> anyhow::Result<()> {
             tool,
             admin_email,
         } => super::tenant_ops::connect(&db.store()?, &kombo, &tenant, &tool, &admin_email).await?,
-        TenantCommand::Disconnect { db, tenant } => {
-            super::tenant_ops::disconnect(&db.store()?, &tenant).await?
+        TenantCommand::Disconnect { db, tenant, yes } => {
+            super::tenant_ops::disconnect(&db.store()?, &tenant, yes).await?
         }
         TenantCommand::Status { db, tenant, json } => {
             super::tenant_ops::status(&db.store()?, &tenant, json).await?
@@ -66,12 +66,18 @@ pub async fn run(command: TenantCommand) -> anyhow::Result<()> {
             limit,
             json,
         } => super::tenant_ops::issues(&db.store()?, &tenant, all, limit, json).await?,
-        TenantCommand::Approve { db, tenant, actor } => {
-            super::tenant_ops::decide(&db.store()?, &tenant, true, &actor.actor).await?
-        }
-        TenantCommand::Reject { db, tenant, actor } => {
-            super::tenant_ops::decide(&db.store()?, &tenant, false, &actor.actor).await?
-        }
+        TenantCommand::Approve {
+            db,
+            tenant,
+            guard,
+            actor,
+        } => super::tenant_ops::decide(&db.store()?, &tenant, true, &guard, &actor.actor).await?,
+        TenantCommand::Reject {
+            db,
+            tenant,
+            guard,
+            actor,
+        } => super::tenant_ops::decide(&db.store()?, &tenant, false, &guard, &actor.actor).await?,
         TenantCommand::Set { db, id, key, value } => {
             print(&db.store()?.set_tenant_setting(&id, &key, &value).await?)?
         }

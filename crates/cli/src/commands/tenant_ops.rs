@@ -6,7 +6,8 @@ use hris_kombo::envelope::CreateLinkRequest;
 use hris_store::{DeadLetterFilter, Store};
 use serde_json::json;
 
-use crate::args::KomboArgs;
+use crate::args::{DecideArgs, KomboArgs};
+use crate::exit::Refused;
 use crate::output::when;
 
 pub async fn connect(
@@ -36,8 +37,14 @@ pub async fn connect(
     Ok(())
 }
 
-pub async fn disconnect(store: &Store, tenant: &str) -> anyhow::Result<()> {
+pub async fn disconnect(store: &Store, tenant: &str, yes: bool) -> anyhow::Result<()> {
     store.tenant(tenant).await?;
+    if !yes {
+        return Err(Refused(format!(
+            "disconnecting {tenant} stops its webhooks and scheduled syncs (its data is kept): add --yes"
+        ))
+        .into());
+    }
     store
         .set_integration_state(
             tenant,
@@ -190,11 +197,70 @@ pub async fn held(store: &Store, tenant: &str, json_out: bool) -> anyhow::Result
     Ok(())
 }
 
-pub async fn decide(store: &Store, tenant: &str, approve: bool, actor: &str) -> anyhow::Result<()> {
+pub async fn decide(
+    store: &Store,
+    tenant: &str,
+    approve: bool,
+    guard: &DecideArgs,
+    actor: &str,
+) -> anyhow::Result<()> {
+    let held = store.held_changes(tenant).await?;
+    let verb = if approve { "apply" } else { "drop" };
+    println!("{}", held_summary(tenant, &held));
+    if held.is_empty() {
+        return Ok(());
+    }
+    if guard.dry_run {
+        println!("dry run: nothing changed");
+        return Ok(());
+    }
+    if !guard.yes && !confirmed(&format!("{verb} these {} held changes?", held.len()))? {
+        return Err(Refused(format!(
+            "{verb}ing {} held changes needs --yes (or an answer on a terminal); nothing changed",
+            held.len()
+        ))
+        .into());
+    }
     let n = store.decide_held(tenant, approve, actor).await?;
     println!(
         "{} {n} held changes of tenant {tenant} (as {actor})",
         if approve { "applied" } else { "dropped" }
     );
     Ok(())
+}
+
+/// The count, the reasons and a sample of the people, ids only.
+fn held_summary(tenant: &str, held: &[hris_store::HeldChange]) -> String {
+    let mut reasons: std::collections::BTreeMap<(&str, &str), usize> = Default::default();
+    for h in held {
+        *reasons.entry((&h.reason, &h.held_because)).or_default() += 1;
+    }
+    let reasons: Vec<String> = reasons
+        .into_iter()
+        .map(|((reason, because), n)| format!("  {n} × {reason} (held: {because})"))
+        .collect();
+    let sample: Vec<&str> = held
+        .iter()
+        .take(5)
+        .map(|h| h.user_kombo_id.as_str())
+        .collect();
+    format!(
+        "{} held changes of tenant {tenant}\n{}\n  e.g. {}",
+        held.len(),
+        reasons.join("\n"),
+        sample.join(", ")
+    )
+}
+
+/// Asks `question` on a terminal; `false` when stdin is not one.
+fn confirmed(question: &str) -> anyhow::Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Ok(false);
+    }
+    print!("{question} [y/N] ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
