@@ -62,7 +62,7 @@ pub enum TenantCommand {
         #[command(flatten)]
         db: DatabaseArgs,
         /// The platform's customer id (Kombo's end_user.origin_id).
-        #[arg(long)]
+        #[arg(long = "tenant", alias = "id", value_name = "TENANT")]
         id: String,
         #[arg(long)]
         name: String,
@@ -81,7 +81,8 @@ pub enum TenantCommand {
     Show {
         #[command(flatten)]
         db: DatabaseArgs,
-        #[arg(long)]
+        /// The tenant (the platform's customer id); `--id` is its old spelling.
+        #[arg(long = "tenant", alias = "id", value_name = "TENANT")]
         id: String,
     },
     /// Changes a setting: enabled_scopes, invite_policy, invite_days_before, time_zone,
@@ -90,7 +91,8 @@ pub enum TenantCommand {
     Set {
         #[command(flatten)]
         db: DatabaseArgs,
-        #[arg(long)]
+        /// The tenant (the platform's customer id); `--id` is its old spelling.
+        #[arg(long = "tenant", alias = "id", value_name = "TENANT")]
         id: String,
         key: String,
         value: String,
