@@ -17,6 +17,8 @@ pub const SECRET: &str = "test-webhook-secret";
 
 pub struct Receiver {
     pub addr: SocketAddr,
+    /// Where its probes and metrics are served.
+    pub ops_addr: SocketAddr,
     pub prefix: String,
     pub connection_name: String,
     pub connector: Arc<Connector>,
@@ -39,7 +41,12 @@ impl Receiver {
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let stop = shutdown.clone();
+        let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let ops_addr = ops.local_addr()?;
+        let (stop, ops_stop) = (shutdown.clone(), shutdown.clone());
+        tokio::spawn(hris_receiver::serve_ops(ops, state.clone(), async move {
+            ops_stop.cancelled().await
+        }));
         tokio::spawn(async move {
             let _ =
                 hris_receiver::serve(listener, state, async move { stop.cancelled().await }).await;
@@ -50,6 +57,7 @@ impl Receiver {
             .build()?;
         Ok(Self {
             addr,
+            ops_addr,
             prefix: prefix.to_owned(),
             connection_name,
             connector,
@@ -64,6 +72,11 @@ impl Receiver {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// `/healthz`, `/readyz`, `/metrics`: on their own port, not the webhook's.
+    pub fn ops_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.ops_addr)
     }
 
     /// Posts `body` signed with the test secret; returns the status.

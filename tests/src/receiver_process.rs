@@ -13,6 +13,8 @@ use crate::bus::SECRET;
 
 pub struct ReceiverProcess {
     pub addr: SocketAddr,
+    /// `METRICS_ADDR`: its probes and metrics.
+    pub ops_addr: SocketAddr,
     pub prefix: String,
     child: tokio::process::Child,
     logs: Arc<Mutex<String>>,
@@ -38,6 +40,10 @@ impl ReceiverProcess {
             .local_addr()?
             .port();
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let ops_port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let ops_addr: SocketAddr = ([127, 0, 0, 1], ops_port).into();
         let bin = crate::hris_sync_bin();
         let mut command = match wrapper.split_first() {
             Some((program, args)) => {
@@ -50,6 +56,7 @@ impl ReceiverProcess {
         command
             .arg("receiver")
             .env("HTTP_ADDR", addr.to_string())
+            .env("METRICS_ADDR", ops_addr.to_string())
             .env("AMQP_URL", amqp_url)
             .env("AMQP_PREFIX", prefix)
             .env("KOMBO_WEBHOOK_SECRETS", SECRET)
@@ -76,6 +83,7 @@ impl ReceiverProcess {
         }
         let process = Self {
             addr,
+            ops_addr,
             prefix: prefix.to_owned(),
             child,
             logs,
@@ -91,7 +99,10 @@ impl ReceiverProcess {
             .build()?;
         let started = Instant::now();
         while started.elapsed() < within {
-            if let Ok(r) = http.get(self.url("/readyz")).send().await
+            if let Ok(r) = http
+                .get(format!("http://{}/readyz", self.ops_addr))
+                .send()
+                .await
                 && r.status() == 200
             {
                 return Ok(());
@@ -257,7 +268,8 @@ pub async fn slow_request(
     Ok((String::from_utf8_lossy(&answer).into_owned(), took, ended))
 }
 
-/// Asks `GET /healthz` on a keep-alive connection, then nothing more; returns
+/// Asks `GET /webhooks/kombo` (answered 405 at once) on a keep-alive
+/// connection, then nothing more; returns
 /// the answer, how long after it the server closed the connection, and
 /// whether it did so within `within`.
 pub async fn idle_after_one_request(
@@ -266,7 +278,7 @@ pub async fn idle_after_one_request(
 ) -> anyhow::Result<(String, Duration, bool)> {
     let mut stream = TcpStream::connect(addr).await?;
     stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .write_all(b"GET /webhooks/kombo HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         .await?;
     let mut answer = vec![0u8; 4096];
     let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer)).await??;

@@ -156,17 +156,20 @@ async fn the_schedulers_metrics_move_when_it_enqueues() -> anyhow::Result<()> {
 async fn the_receivers_metrics_count_webhooks() -> anyhow::Result<()> {
     let stack = Stack::start().await?;
     let addr = format!("127.0.0.1:{}", free_port()?);
+    let ops = format!("127.0.0.1:{}", free_port()?);
     let _receiver = stack
         .role_command(
             &["receiver"],
             &[
                 ("HTTP_ADDR", &addr),
+                ("METRICS_ADDR", &ops),
                 ("KOMBO_WEBHOOK_SECRETS", hris_e2e::bus::SECRET),
             ],
         )
         .spawn()?;
     let url = format!("http://{addr}");
-    wait_ready(&url, "receiver").await?;
+    let ops = format!("http://{ops}");
+    wait_ready(&ops, "receiver").await?;
     let body = hris_e2e::bus::data_changed("obs-1", "personio:acme", &["hris_employees"]);
     let http = reqwest::Client::new();
     let post = |sig: String| {
@@ -184,7 +187,7 @@ async fn the_receivers_metrics_count_webhooks() -> anyhow::Result<()> {
     );
     assert_eq!(post(hris_kombo::sign("wrong", &body)).await?.status(), 401);
     assert_eq!(post(hris_kombo::sign("wrong", &body)).await?.status(), 401);
-    let text = metrics_text(&url).await?;
+    let text = metrics_text(&ops).await?;
     assert_eq!(
         sample(&text, "webhook_requests_total", "outcome=\"accepted\""),
         Some(1.0),
@@ -195,6 +198,11 @@ async fn the_receivers_metrics_count_webhooks() -> anyhow::Result<()> {
         Some(2.0),
         "{text}"
     );
-    assert_eq!(reqwest::get(format!("{url}/healthz")).await?.status(), 200);
+    assert_eq!(reqwest::get(format!("{ops}/healthz")).await?.status(), 200);
+    // Only the webhook is on the public port.
+    for path in ["/metrics", "/healthz", "/readyz", "/admin/tenants/acme"] {
+        let status = reqwest::get(format!("{url}{path}")).await?.status();
+        assert_eq!(status, 404, "{path} on HTTP_ADDR");
+    }
     Ok(())
 }

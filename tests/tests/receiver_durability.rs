@@ -18,14 +18,14 @@ async fn no_broker_means_503_and_not_ready_never_200() {
         .expect("receiver starts without a broker");
     let r = receiver
         .http
-        .get(receiver.url("/readyz"))
+        .get(receiver.ops_url("/readyz"))
         .send()
         .await
         .expect("readyz");
     assert_eq!(r.status().as_u16(), 503);
     let r = receiver
         .http
-        .get(receiver.url("/healthz"))
+        .get(receiver.ops_url("/healthz"))
         .send()
         .await
         .expect("healthz");
@@ -155,7 +155,7 @@ async fn a_broker_connection_cut_under_load_loses_nothing_and_recovers() {
     while cut_at.elapsed() < Duration::from_secs(20) {
         let r = receiver
             .http
-            .get(receiver.url("/readyz"))
+            .get(receiver.ops_url("/readyz"))
             .send()
             .await
             .expect("readyz");

@@ -46,6 +46,9 @@ enum Command {
         amqp: AmqpArgs,
         #[command(flatten)]
         args: ReceiverArgs,
+        /// Where /metrics, /healthz and /readyz are served (not the public port).
+        #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:9090")]
+        metrics_addr: String,
     },
     /// The admin API on ADMIN_ADDR (cluster-internal), behind ADMIN_TOKEN.
     Admin {
@@ -145,7 +148,11 @@ async fn main() -> std::process::ExitCode {
         Command::Sim(args) => commands::sim::run(args).await,
         Command::Demo(args) => commands::demo::run(args).await,
         Command::Probe { url } => probe(&url).await,
-        Command::Receiver { amqp, args } => commands::receiver::run(amqp, args).await,
+        Command::Receiver {
+            amqp,
+            args,
+            metrics_addr,
+        } => commands::receiver::run(amqp, args, metrics_addr).await,
         Command::Admin {
             db,
             amqp,

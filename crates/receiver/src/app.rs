@@ -1,4 +1,6 @@
-//! HTTP: `POST /webhooks/kombo`, `/healthz`, `/readyz`, `/metrics`.
+//! HTTP: `POST /webhooks/kombo` on the public port and nothing else;
+//! `/healthz`, `/readyz` and `/metrics` on their own (`METRICS_ADDR`), which
+//! stays inside the cluster.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -71,9 +73,6 @@ pub fn router_with(state: Arc<AppState>, limits: &HttpLimits) -> Router {
     );
     Router::new()
         .route("/webhooks/kombo", webhook_route)
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready))
-        .route("/metrics", get(metrics))
         .method_not_allowed_fallback(|| async {
             error(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -87,6 +86,27 @@ pub fn router_with(state: Arc<AppState>, limits: &HttpLimits) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             limits.request_timeout,
         ))
+}
+
+/// `/healthz`, `/readyz` (connected to RabbitMQ) and `/metrics`: the probes'
+/// and Prometheus's port, never the public one.
+pub fn ops_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+/// Serves [`ops_router`] until `shutdown`.
+pub async fn serve_ops(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, ops_router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Serves until `shutdown` with the default limits.

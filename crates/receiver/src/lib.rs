@@ -10,5 +10,7 @@ pub mod redact;
 pub mod routing;
 pub mod server;
 
-pub use app::{AppState, ReceiverConfig, router, router_with, serve, serve_with};
+pub use app::{
+    AppState, ReceiverConfig, ops_router, router, router_with, serve, serve_ops, serve_with,
+};
 pub use server::HttpLimits;

@@ -22,8 +22,9 @@ pub async fn run(role: RoleArgs, args: ReceiverArgs, tick_secs: f64) -> anyhow::
     let listener = tokio::net::TcpListener::bind(&args.http_addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.http_addr))?;
-    // The receiver serves /metrics on HTTP_ADDR for the whole process.
-    let running = Running::start(&role, "all", false).await?;
+    // /metrics, /healthz and /readyz for the whole process on METRICS_ADDR;
+    // the receiver's port serves the webhook only.
+    let running = Running::start(&role, "all", true).await?;
     let setup = &running.setup;
     let state = Arc::new(AppState {
         config: ReceiverConfig {

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::args::{AmqpArgs, ReceiverArgs};
 
-pub async fn run(amqp: AmqpArgs, args: ReceiverArgs) -> anyhow::Result<()> {
+pub async fn run(amqp: AmqpArgs, args: ReceiverArgs, metrics_addr: String) -> anyhow::Result<()> {
     let secrets = WebhookSecrets::from_comma_separated(&args.kombo_webhook_secrets);
     anyhow::ensure!(
         !secrets.is_empty(),
@@ -19,6 +19,9 @@ pub async fn run(amqp: AmqpArgs, args: ReceiverArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&args.http_addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.http_addr))?;
+    let ops = tokio::net::TcpListener::bind(&metrics_addr)
+        .await
+        .with_context(|| format!("cannot listen on {metrics_addr} (METRICS_ADDR)"))?;
     let shutdown = CancellationToken::new();
     let connector = Connector::new(
         AmqpConfig::new(&amqp.amqp_url, "hris-sync receiver"),
@@ -33,7 +36,11 @@ pub async fn run(amqp: AmqpArgs, args: ReceiverArgs) -> anyhow::Result<()> {
         publisher: Publisher::new(connector),
         metrics: hris_telemetry::metrics_handle(),
     });
-    tracing::info!(addr = %listener.local_addr()?, max_connections = limits.max_connections, "receiver listening");
+    let ops_stop = shutdown.clone();
+    tokio::spawn(hris_receiver::serve_ops(ops, state.clone(), async move {
+        ops_stop.cancelled().await
+    }));
+    tracing::info!(addr = %listener.local_addr()?, %metrics_addr, max_connections = limits.max_connections, "receiver listening");
     hris_receiver::serve_with(listener, state, limits, hris_telemetry::shutdown_signal()).await?;
     // In-flight requests are done: close the broker connection cleanly.
     shutdown.cancel();
