@@ -30,6 +30,16 @@ fn letter(n: u32) -> NewDeadLetter {
 /// `hris-sync ARGS` against the test database and `prefix`'s queues; exit
 /// code and stderr.
 async fn run(db: &TestDb, prefix: &str, args: &[&str]) -> anyhow::Result<(Option<i32>, String)> {
+    let (code, _, stderr) = run_out(db, prefix, args).await?;
+    Ok((code, stderr))
+}
+
+/// As [`run`], with stdout too.
+async fn run_out(
+    db: &TestDb,
+    prefix: &str,
+    args: &[&str],
+) -> anyhow::Result<(Option<i32>, String, String)> {
     let out = tokio::time::timeout(
         Duration::from_secs(30),
         tokio::process::Command::new(hris_e2e::hris_sync_bin())
@@ -43,6 +53,7 @@ async fn run(db: &TestDb, prefix: &str, args: &[&str]) -> anyhow::Result<(Option
     .await??;
     Ok((
         out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     ))
 }
@@ -88,9 +99,32 @@ async fn unguarded_replay_and_purge_change_nothing_and_exit_4() -> anyhow::Resul
     assert_eq!(code, Some(2), "{stderr}");
     assert_eq!(pending().await?, 2);
 
-    // With the guard answered, it acts.
-    let (code, stderr) = run(&db, &prefix, &["dlq", "purge", "--yes", "--tenant", "acme"]).await?;
+    // A dry run says, as JSON, what each replay would do, and does nothing.
+    let (code, out, stderr) = run_out(
+        &db,
+        &prefix,
+        &["dlq", "replay", "--all", "--dry-run", "--json"],
+    )
+    .await?;
     assert_eq!(code, Some(0), "{stderr}");
+    let dry: serde_json::Value = serde_json::from_str(&out)?;
+    assert_eq!(
+        dry["would_replay"].as_array().map(Vec::len),
+        Some(2),
+        "{out}"
+    );
+    assert_eq!(pending().await?, 2);
+
+    // With the guard answered, it acts and reports the ids.
+    let (code, out, stderr) = run_out(
+        &db,
+        &prefix,
+        &["dlq", "purge", "--yes", "--tenant", "acme", "--json"],
+    )
+    .await?;
+    assert_eq!(code, Some(0), "{stderr}");
+    let purged: serde_json::Value = serde_json::from_str(&out)?;
+    assert_eq!(purged["purged"].as_array().map(Vec::len), Some(2), "{out}");
     assert_eq!(pending().await?, 0);
     Ok(())
 }

@@ -54,6 +54,9 @@ pub enum DlqCommand {
         /// Messages per second at most (at least 0.1).
         #[arg(long, default_value_t = 50.0, value_parser = crate::args::at_least(0.1))]
         rate: f64,
+        /// The result as JSON on stdout (ids replayed and skipped).
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         actor: ActorArgs,
     },
@@ -66,6 +69,9 @@ pub enum DlqCommand {
         /// Required: purging cannot be undone.
         #[arg(long)]
         yes: bool,
+        /// The result as JSON on stdout (ids purged).
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         actor: ActorArgs,
     },
@@ -140,6 +146,7 @@ pub async fn run(command: DlqCommand) -> anyhow::Result<()> {
             dry_run,
             all,
             rate,
+            json,
             actor: who,
         } => {
             let store = db.store()?;
@@ -153,12 +160,14 @@ pub async fn run(command: DlqCommand) -> anyhow::Result<()> {
                 ))
                 .into());
             }
-            replay(&store, &amqp, letters, dry_run, rate, &who.actor).await
+            let mode = Mode { dry_run, json };
+            replay(&store, &amqp, letters, mode, rate, &who.actor).await
         }
         DlqCommand::Purge {
             db,
             filter,
             yes,
+            json,
             actor: who,
         } => {
             let store = db.store()?;
@@ -176,7 +185,12 @@ pub async fn run(command: DlqCommand) -> anyhow::Result<()> {
             for letter in &letters {
                 store.purge_dead_letter(letter.id, &who).await?;
             }
-            println!("purged {} dead letters (audited as {who})", letters.len());
+            let ids: Vec<i64> = letters.iter().map(|l| l.id).collect();
+            if json {
+                println!("{}", serde_json::json!({ "purged": ids, "actor": who }));
+            } else {
+                println!("purged {} dead letters (audited as {who})", ids.len());
+            }
             Ok(())
         }
     }
@@ -337,26 +351,41 @@ async fn show(store: &Store, id: i64, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How a replay reports: for real or not, as text or JSON.
+#[derive(Debug, Clone, Copy)]
+struct Mode {
+    dry_run: bool,
+    json: bool,
+}
+
 async fn replay(
     store: &Store,
     amqp: &AmqpArgs,
     letters: Vec<DeadLetter>,
-    dry_run: bool,
+    mode: Mode,
     rate: f64,
     actor: &str,
 ) -> anyhow::Result<()> {
-    if dry_run {
+    if mode.dry_run {
+        let mut effects = Vec::new();
         for letter in &letters {
+            let effect = replay_effect(store, letter).await;
+            if !mode.json {
+                println!("{:>6}  would replay: {effect}", letter.id);
+            }
+            effects.push(serde_json::json!({ "id": letter.id, "effect": effect }));
+        }
+        if mode.json {
             println!(
-                "{:>6}  would replay: {}",
-                letter.id,
-                replay_effect(store, letter).await
+                "{}",
+                serde_json::json!({ "dry_run": true, "would_replay": effects })
+            );
+        } else {
+            println!(
+                "dry run: {} dead letters would be replayed; nothing was published or changed",
+                letters.len()
             );
         }
-        println!(
-            "dry run: {} dead letters would be replayed; nothing was published or changed",
-            letters.len()
-        );
         return Ok(());
     }
     let shutdown = CancellationToken::new();
@@ -372,7 +401,7 @@ async fn replay(
     let publisher = Publisher::new(connector.clone());
     let mut pace = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
     let mut progress = Progress::new(letters.len() as u64, "replaying");
-    let (mut replayed, mut skipped) = (0, 0);
+    let (mut replayed, mut skipped) = (Vec::new(), Vec::new());
     for letter in &letters {
         pace.tick().await;
         match serde_json::from_slice::<Envelope>(&letter.letter.payload) {
@@ -381,20 +410,31 @@ async fn replay(
                 envelope.attempt = 0;
                 publisher.publish(envelope).await?;
                 store.mark_replayed(letter.id, actor).await?;
-                replayed += 1;
+                replayed.push(letter.id);
             }
             Err(_) => {
                 eprintln!(
                     "{}: not replayed, the payload is not a readable message (purge it)",
                     letter.id
                 );
-                skipped += 1;
+                skipped.push(letter.id);
             }
         }
         progress.inc();
     }
     progress.finish();
-    println!("replayed {replayed}, skipped {skipped} (as {actor})");
+    if mode.json {
+        println!(
+            "{}",
+            serde_json::json!({ "replayed": replayed, "skipped": skipped, "actor": actor })
+        );
+    } else {
+        println!(
+            "replayed {}, skipped {} (as {actor})",
+            replayed.len(),
+            skipped.len()
+        );
+    }
     shutdown.cancel();
     let _ = connection.await;
     Ok(())
