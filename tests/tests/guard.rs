@@ -212,6 +212,15 @@ async fn a_mass_termination_by_webhook_deactivates_at_most_the_threshold() -> an
     assert!(stderr.contains("--yes"), "{stderr}");
     let dry = stack.cli(&[&approve[..], &["--dry-run"]].concat()).await?;
     assert!(dry.contains("dry run: nothing changed"), "{dry}");
+    let dry = stack
+        .cli(&[&approve[..], &["--dry-run", "--json"]].concat())
+        .await?;
+    let dry: serde_json::Value = serde_json::from_str(&dry)?;
+    assert_eq!(
+        dry["held"].as_array().map(|h| h.len() as i64),
+        Some(reheld.pending),
+        "{dry}"
+    );
     assert_eq!(counts(&stack, &targets).await?.pending, reheld.pending);
     stack.cli(&[&approve[..], &["--yes"]].concat()).await?;
     let approved = counts(&stack, &targets).await?;

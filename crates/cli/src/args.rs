@@ -349,6 +349,9 @@ pub struct DecideArgs {
     /// Show what would be decided; change nothing.
     #[arg(long, conflicts_with = "yes")]
     pub dry_run: bool,
+    /// The held changes and the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Clone, Debug)]

@@ -206,12 +206,24 @@ pub async fn decide(
 ) -> anyhow::Result<()> {
     let held = store.held_changes(tenant).await?;
     let verb = if approve { "apply" } else { "drop" };
-    println!("{}", held_summary(tenant, &held));
-    if held.is_empty() {
-        return Ok(());
+    let report = |decided: Option<u64>| -> anyhow::Result<()> {
+        let ids: Vec<&str> = held.iter().map(|h| h.user_kombo_id.as_str()).collect();
+        println!(
+            "{}",
+            json!({ "tenant": tenant, "held": ids, "dry_run": guard.dry_run,
+                    "decision": if approve { "approve" } else { "reject" }, "decided": decided })
+        );
+        Ok(())
+    };
+    if !guard.json {
+        println!("{}", held_summary(tenant, &held));
     }
-    if guard.dry_run {
-        println!("dry run: nothing changed");
+    if held.is_empty() || guard.dry_run {
+        if guard.json {
+            report(None)?;
+        } else if guard.dry_run {
+            println!("dry run: nothing changed");
+        }
         return Ok(());
     }
     if !guard.yes && !confirmed(&format!("{verb} these {} held changes?", held.len()))? {
@@ -222,6 +234,9 @@ pub async fn decide(
         .into());
     }
     let n = store.decide_held(tenant, approve, actor).await?;
+    if guard.json {
+        return report(Some(n));
+    }
     println!(
         "{} {n} held changes of tenant {tenant} (as {actor})",
         if approve { "applied" } else { "dropped" }
