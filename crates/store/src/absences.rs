@@ -1,14 +1,11 @@
 //! Absences and absence types. Cancelled, declined and deleted absences stop
 //! counting; the rows stay.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use hris_mapping::absence::{AbsenceFields, AbsenceTypeFields};
 
-use crate::apply::{
-    ApplyContext, PageStats, RecordChanges, begin_page, ids_by_keys, log_changes, select_by_keys,
-};
+use crate::apply::{ApplyContext, PageStats, RecordChanges, begin_page, ids_by_keys};
+use crate::planned::{Stored, finish_page, stored_rows};
 use crate::row::RowExt;
 use crate::{Store, StoreError};
 use hris_mapping::plan::plan_writes;
@@ -62,40 +59,39 @@ impl Store {
         let mut client = self.client().await?;
         let tx = begin_page(&mut client, ctx).await?;
         let ids: Vec<&str> = page.iter().map(|a| a.kombo_id.as_str()).collect();
-        let stored: HashMap<String, (AbsenceFields, Option<DateTime<Utc>>)> = tx
-            .query(
-                &select_by_keys(
-                    "absences",
-                    "kombo_id, remote_id, employee_kombo_id, type_kombo_id, start_date, end_date,
-                     start_time, end_time, amount, unit, status, counts, remote_deleted_at, kombo_changed_at",
-                    "kombo_id",
-                    "FOR NO KEY UPDATE",
-                ),
-                &[&ctx.tenant_id, &ids],
-            )
-            .await?
-            .iter()
-            .map(|r| -> Result<_, StoreError> {
-                let a = AbsenceFields {
-                    kombo_id: r.col("kombo_id")?,
-                    remote_id: r.col("remote_id")?,
-                    employee_kombo_id: r.col("employee_kombo_id")?,
-                    type_kombo_id: r.col("type_kombo_id")?,
-                    start_date: r.col("start_date")?,
-                    end_date: r.col("end_date")?,
-                    start_time: r.col("start_time")?,
-                    end_time: r.col("end_time")?,
-                    amount: r.col("amount")?,
-                    unit: r.col("unit")?,
-                    status: r.col("status")?,
-                    counts: r.col("counts")?,
-                    remote_deleted_at: r.col("remote_deleted_at")?,
-                    changed_at: r.col("kombo_changed_at")?,
-                };
-                let changed_at = a.changed_at;
-                Ok((a.kombo_id.clone(), (a, changed_at)))
-            })
-            .collect::<Result<_, _>>()?;
+        let stored = stored_rows(
+            &tx,
+            ctx,
+            (
+                "absences",
+                "kombo_id, remote_id, employee_kombo_id, type_kombo_id, start_date, end_date,
+                 start_time, end_time, amount, unit, status, counts, remote_deleted_at, kombo_changed_at",
+            ),
+            &ids,
+            |r| {
+                Ok(AbsenceFields {
+                        kombo_id: r.col("kombo_id")?,
+                        remote_id: r.col("remote_id")?,
+                        employee_kombo_id: r.col("employee_kombo_id")?,
+                        type_kombo_id: r.col("type_kombo_id")?,
+                        start_date: r.col("start_date")?,
+                        end_date: r.col("end_date")?,
+                        start_time: r.col("start_time")?,
+                        end_time: r.col("end_time")?,
+                        amount: r.col("amount")?,
+                        unit: r.col("unit")?,
+                        status: r.col("status")?,
+                        counts: r.col("counts")?,
+                        remote_deleted_at: r.col("remote_deleted_at")?,
+                        changed_at: r.col("kombo_changed_at")?,
+                    })
+            },
+            Stored::<AbsenceFields> {
+                key: |a| &a.kombo_id,
+                changed_at: |a| a.changed_at,
+            },
+        )
+        .await?;
         let mut stats = PageStats::default();
         let writes = plan_writes(
             &page,
@@ -159,12 +155,10 @@ impl Store {
                 ],
             )
             .await?;
-            let logged: Vec<RecordChanges> = writes.into_iter().map(|(_, c)| c).collect();
-            log_changes(&tx, ctx, "absence", &logged).await?;
         }
-        crate::full_sync::mark_seen(&tx, ctx, page.iter().map(|r| r.kombo_id.as_str())).await?;
-        crate::runs::add_page(&tx, ctx.sync_run_id, &stats).await?;
-        tx.commit().await?;
+        let logged: Vec<RecordChanges> = writes.into_iter().map(|(_, c)| c).collect();
+        let seen = page.iter().map(|r| r.kombo_id.as_str());
+        finish_page(tx, ctx, "absence", &logged, seen, &stats).await?;
         link_absences(&mut client, &ctx.tenant_id, "kombo_id", &ids).await?;
         Ok(stats)
     }

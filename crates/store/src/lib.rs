@@ -15,6 +15,7 @@ pub mod locations;
 pub mod migrate;
 pub mod org;
 mod pages;
+mod planned;
 pub mod pool;
 pub mod record_issues;
 mod row;

@@ -1,13 +1,10 @@
 //! Locations and legal entities: archived when deleted upstream, never removed.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use hris_mapping::org::{LegalEntityFields, LocationFields};
 
-use crate::apply::{
-    ApplyContext, PageStats, RecordChanges, begin_page, ids_by_keys, log_changes, select_by_keys,
-};
+use crate::apply::{ApplyContext, PageStats, RecordChanges, begin_page, ids_by_keys};
+use crate::planned::{Stored, finish_page, stored_rows};
 use crate::row::RowExt;
 use crate::{Store, StoreError};
 use hris_mapping::plan::plan_writes;
@@ -22,20 +19,16 @@ impl Store {
         let mut client = self.client().await?;
         let tx = begin_page(&mut client, ctx).await?;
         let ids: Vec<&str> = page.iter().map(|l| l.kombo_id.as_str()).collect();
-        let stored: HashMap<String, (LocationFields, Option<DateTime<Utc>>)> = tx
-            .query(
-                &select_by_keys(
-                    "locations",
-                    "kombo_id, remote_id, name, location_type, city, country, remote_deleted_at, kombo_changed_at",
-                    "kombo_id",
-                    "FOR NO KEY UPDATE",
-                ),
-                &[&ctx.tenant_id, &ids],
-            )
-            .await?
-            .iter()
-            .map(|r| -> Result<_, StoreError> {
-                let l = LocationFields {
+        let stored = stored_rows(
+            &tx,
+            ctx,
+            (
+                "locations",
+                "kombo_id, remote_id, name, location_type, city, country, remote_deleted_at, kombo_changed_at",
+            ),
+            &ids,
+            |r| {
+                Ok(LocationFields {
                     kombo_id: r.col("kombo_id")?,
                     remote_id: r.col("remote_id")?,
                     name: r.col("name")?,
@@ -44,11 +37,14 @@ impl Store {
                     country: r.col("country")?,
                     remote_deleted_at: r.col("remote_deleted_at")?,
                     changed_at: r.col("kombo_changed_at")?,
-                };
-                let changed_at = l.changed_at;
-                Ok((l.kombo_id.clone(), (l, changed_at)))
-            })
-            .collect::<Result<_, _>>()?;
+                })
+            },
+            Stored::<LocationFields> {
+                key: |l| &l.kombo_id,
+                changed_at: |l| l.changed_at,
+            },
+        )
+        .await?;
         let mut stats = PageStats::default();
         let writes = plan_writes(
             &page,
@@ -106,12 +102,10 @@ impl Store {
                 &[&ctx.tenant_id, &ids],
             )
             .await?;
-            let logged: Vec<RecordChanges> = writes.into_iter().map(|(_, c)| c).collect();
-            log_changes(&tx, ctx, "location", &logged).await?;
         }
-        crate::full_sync::mark_seen(&tx, ctx, page.iter().map(|r| r.kombo_id.as_str())).await?;
-        crate::runs::add_page(&tx, ctx.sync_run_id, &stats).await?;
-        tx.commit().await?;
+        let logged: Vec<RecordChanges> = writes.into_iter().map(|(_, c)| c).collect();
+        let seen = page.iter().map(|r| r.kombo_id.as_str());
+        finish_page(tx, ctx, "location", &logged, seen, &stats).await?;
         Ok(stats)
     }
 

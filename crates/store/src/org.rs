@@ -5,7 +5,7 @@
 //! references resolve before the teams or locations worker has run. The full
 //! records, with `changed_at`, always win over a placeholder.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
@@ -13,9 +13,8 @@ use hris_mapping::org::{LegalEntityFields, LocationFields, TeamFields};
 
 use hris_mapping::plan::plan_writes;
 
-use crate::apply::{
-    ApplyContext, PageStats, RecordChanges, begin_page, ids_by_keys, log_changes, select_by_keys,
-};
+use crate::apply::{ApplyContext, PageStats, RecordChanges, begin_page, ids_by_keys};
+use crate::planned::{Stored, finish_page, stored_rows};
 use crate::row::RowExt;
 use crate::{Store, StoreError};
 
@@ -94,20 +93,16 @@ impl Store {
         let mut client = self.client().await?;
         let tx = begin_page(&mut client, ctx).await?;
         let ids: Vec<&str> = page.iter().map(|t| t.kombo_id.as_str()).collect();
-        let stored: HashMap<String, (TeamFields, Option<DateTime<Utc>>)> = tx
-            .query(
-                &select_by_keys(
-                    "teams",
-                    "kombo_id, remote_id, name, group_type, parent_kombo_id, remote_deleted_at, kombo_changed_at",
-                    "kombo_id",
-                    "FOR NO KEY UPDATE",
-                ),
-                &[&ctx.tenant_id, &ids],
-            )
-            .await?
-            .iter()
-            .map(|r| -> Result<_, StoreError> {
-                let team = TeamFields {
+        let stored = stored_rows(
+            &tx,
+            ctx,
+            (
+                "teams",
+                "kombo_id, remote_id, name, group_type, parent_kombo_id, remote_deleted_at, kombo_changed_at",
+            ),
+            &ids,
+            |r| {
+                Ok(TeamFields {
                     kombo_id: r.col("kombo_id")?,
                     remote_id: r.col("remote_id")?,
                     name: r.col("name")?,
@@ -115,11 +110,14 @@ impl Store {
                     parent_kombo_id: r.col("parent_kombo_id")?,
                     remote_deleted_at: r.col("remote_deleted_at")?,
                     changed_at: r.col("kombo_changed_at")?,
-                };
-                let changed_at = team.changed_at;
-                Ok((team.kombo_id.clone(), (team, changed_at)))
-            })
-            .collect::<Result<_, _>>()?;
+                })
+            },
+            Stored::<TeamFields> {
+                key: |t| &t.kombo_id,
+                changed_at: |t| t.changed_at,
+            },
+        )
+        .await?;
         let mut stats = PageStats::default();
         let writes = plan_writes(
             &page,
@@ -177,12 +175,10 @@ impl Store {
                 &[&ctx.tenant_id, &ids],
             )
             .await?;
-            let logged: Vec<RecordChanges> = writes.into_iter().map(|(_, c)| c).collect();
-            log_changes(&tx, ctx, "team", &logged).await?;
         }
-        crate::full_sync::mark_seen(&tx, ctx, page.iter().map(|r| r.kombo_id.as_str())).await?;
-        crate::runs::add_page(&tx, ctx.sync_run_id, &stats).await?;
-        tx.commit().await?;
+        let logged: Vec<RecordChanges> = writes.into_iter().map(|(_, c)| c).collect();
+        let seen = page.iter().map(|r| r.kombo_id.as_str());
+        finish_page(tx, ctx, "team", &logged, seen, &stats).await?;
         Ok(stats)
     }
 }
