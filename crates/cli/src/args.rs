@@ -85,9 +85,8 @@ pub enum TenantCommand {
         #[arg(long = "tenant", alias = "id", value_name = "TENANT")]
         id: String,
     },
-    /// Changes a setting: enabled_scopes, invite_policy, invite_days_before, time_zone,
-    /// full_sync_interval_seconds, primary_team_group_types, mass_change_threshold,
-    /// custom_field_mapping, name.
+    /// Changes one setting of a tenant.
+    #[command(after_long_help = crate::settings_help::TENANT_SETTINGS_HELP)]
     Set {
         #[command(flatten)]
         db: DatabaseArgs,

@@ -6,6 +6,7 @@ mod commands;
 mod exit;
 mod output;
 mod services;
+mod settings_help;
 
 use clap::{Parser, Subcommand};
 

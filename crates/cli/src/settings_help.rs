@@ -1,0 +1,37 @@
+//! The help text of `tenant set`: each key, its values, when it takes effect.
+
+/// `tenant set --help`: each key, its values, and when it takes effect. The
+/// scopes are `hris_store::tenants::OPTIONAL_SCOPES` (a test keeps them equal).
+pub const TENANT_SETTINGS_HELP: &str = "\
+Settings (KEY VALUE):
+  name                        the tenant's display name
+  enabled_scopes              comma-separated optional fields to sync: work_location,
+                              avatar, legal_entity, employment_type, custom_fields
+  invite_policy               never | immediately | on_start_date | days_before
+  invite_days_before          whole days >= 0 (with days_before)
+  time_zone                   IANA name, e.g. Europe/Berlin (leave dates end at midnight there)
+  full_sync_interval_seconds  seconds >= 60 between scheduled full syncs (default 10800)
+  primary_team_group_types    comma-separated Kombo group types that make a primary team
+  mass_change_threshold       share of active users in (0, 1] that one day's deactivations
+                              may reach before the guard holds them (default 0.2)
+  custom_field_mapping        a JSON object: platform field -> Kombo custom field
+
+When they take effect: every sync after the change reads the settings anew.
+Scopes, group types, the custom field mapping and the time zone reach people
+whose records have not changed at the next full sync (every 3 h, or
+`hris-sync import-all --tenant T` now). The invite policy applies to
+invitations decided after the change. The threshold applies to the next batch.";
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tenant_set_help_lists_every_optional_scope() {
+        let listed = super::TENANT_SETTINGS_HELP;
+        for scope in hris_store::tenants::OPTIONAL_SCOPES {
+            assert!(
+                listed.contains(scope),
+                "{scope} missing from tenant set --help"
+            );
+        }
+    }
+}
