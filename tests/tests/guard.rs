@@ -222,6 +222,19 @@ async fn a_mass_termination_by_webhook_deactivates_at_most_the_threshold() -> an
         "{dry}"
     );
     assert_eq!(counts(&stack, &targets).await?.pending, reheld.pending);
+    // One person first (--user): exactly one change is applied.
+    let first = dry["held"][0].as_str().unwrap_or_default().to_owned();
+    let one = stack
+        .cli(&[&approve[..], &["--yes", "--json", "--user", &first]].concat())
+        .await?;
+    let one: serde_json::Value = serde_json::from_str(&one)?;
+    assert_eq!(one["decided"], 1, "{one}");
+    assert_eq!(counts(&stack, &targets).await?.pending, reheld.pending - 1);
+    let (code, _, stderr) = stack
+        .cli_status(&[&approve[..], &["--yes", "--user", "nobody-held"]].concat())
+        .await?;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("no held change"), "{stderr}");
     stack.cli(&[&approve[..], &["--yes"]].concat()).await?;
     let approved = counts(&stack, &targets).await?;
     println!(

@@ -224,7 +224,12 @@ async fn decide(
     if let Err(e) = admin.ctx.store.tenant(&id).await {
         return store_error(&e);
     }
-    match admin.ctx.store.decide_held(&id, approve, "admin-api").await {
+    match admin
+        .ctx
+        .store
+        .decide_held(&id, approve, "admin-api", None)
+        .await
+    {
         Ok(n) => axum::Json(json!({ "decided": n, "approved": approve })).into_response(),
         Err(e) => store_error(&e),
     }

@@ -351,6 +351,10 @@ pub struct DecideArgs {
     /// The held changes and the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Decide only this person's held change (Kombo employee id); repeat for
+    /// several. Without it, every held change of the tenant.
+    #[arg(long = "user", value_name = "KOMBO_ID")]
+    pub users: Vec<String>,
 }
 
 #[derive(Args, Clone, Debug)]

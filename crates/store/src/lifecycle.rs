@@ -80,11 +80,14 @@ impl Store {
     /// returns how many. Approved deactivations land in the change log; a
     /// rejected one leaves the user as it was, with no leave-date deactivation
     /// pending, until the HR data changes again.
+    /// `only` narrows the decision to those people (Kombo ids); `None`
+    /// decides every pending change of the tenant.
     pub async fn decide_held(
         &self,
         tenant_id: &str,
         approve: bool,
         actor: &str,
+        only: Option<&[String]>,
     ) -> Result<u64, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
@@ -93,7 +96,9 @@ impl Store {
                 "WITH target AS (
                     SELECT h.user_id, h.reason, u.kombo_id, u.status AS old_status, u.deactivation_reason AS old_reason
                     FROM held_changes h JOIN users u ON u.id = h.user_id
-                    WHERE h.tenant_id = $1 AND h.state = 'pending' FOR UPDATE OF h, u),
+                    WHERE h.tenant_id = $1 AND h.state = 'pending'
+                      AND ($3::text[] IS NULL OR h.user_kombo_id = ANY($3))
+                    FOR UPDATE OF h, u),
                  log AS (
                     INSERT INTO change_log (tenant_id, record_type, record_kombo_id, field, old_value, new_value, cause_event_id)
                     SELECT $1, 'user', kombo_id, f.field, f.old, f.new, 'held-change approved by ' || $2
@@ -107,7 +112,7 @@ impl Store {
                  UPDATE users u SET status = 'deactivated', deactivation_reason = t.reason,
                     deactivate_at = NULL, updated_at = now()
                  FROM target t WHERE u.id = t.user_id",
-                &[&tenant_id, &actor],
+                &[&tenant_id, &actor, &only],
             )
             .await?;
         } else {
@@ -115,19 +120,22 @@ impl Store {
                 "UPDATE users u SET deactivation_rejected_for = COALESCE(u.kombo_changed_at, now()),
                     deactivate_at = NULL, updated_at = now()
                  FROM held_changes h
-                 WHERE h.tenant_id = $1 AND h.state = 'pending' AND u.id = h.user_id",
-                &[&tenant_id],
+                 WHERE h.tenant_id = $1 AND h.state = 'pending' AND u.id = h.user_id
+                   AND ($2::text[] IS NULL OR h.user_kombo_id = ANY($2))",
+                &[&tenant_id, &only],
             )
             .await?;
         }
         let n = tx
             .execute(
                 "UPDATE held_changes SET state = $2, decided_at = now(), decided_by = $3
-                 WHERE tenant_id = $1 AND state = 'pending'",
+                 WHERE tenant_id = $1 AND state = 'pending'
+                   AND ($4::text[] IS NULL OR user_kombo_id = ANY($4))",
                 &[
                     &tenant_id,
                     &if approve { "approved" } else { "rejected" },
                     &actor,
+                    &only,
                 ],
             )
             .await?;

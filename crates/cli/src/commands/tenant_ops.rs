@@ -204,7 +204,17 @@ pub async fn decide(
     guard: &DecideArgs,
     actor: &str,
 ) -> anyhow::Result<()> {
-    let held = store.held_changes(tenant).await?;
+    let mut held = store.held_changes(tenant).await?;
+    if !guard.users.is_empty() {
+        if let Some(missing) = guard
+            .users
+            .iter()
+            .find(|u| !held.iter().any(|h| &h.user_kombo_id == *u))
+        {
+            anyhow::bail!("{missing} has no held change in tenant {tenant}");
+        }
+        held.retain(|h| guard.users.contains(&h.user_kombo_id));
+    }
     let verb = if approve { "apply" } else { "drop" };
     let report = |decided: Option<u64>| -> anyhow::Result<()> {
         let ids: Vec<&str> = held.iter().map(|h| h.user_kombo_id.as_str()).collect();
@@ -233,7 +243,8 @@ pub async fn decide(
         ))
         .into());
     }
-    let n = store.decide_held(tenant, approve, actor).await?;
+    let only = (!guard.users.is_empty()).then_some(guard.users.as_slice());
+    let n = store.decide_held(tenant, approve, actor, only).await?;
     if guard.json {
         return report(Some(n));
     }
