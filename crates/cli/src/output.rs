@@ -72,7 +72,34 @@ pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
     Ok(Utc::now() - span)
 }
 
+/// RFC 3339 in UTC with `Z` (`2026-11-30T10:00:00Z`): one spelling that
+/// scripts parse and `--since` accepts back.
 pub fn when(t: Option<DateTime<Utc>>) -> String {
-    t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+    t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_else(|| "-".to_owned())
+}
+
+/// A table for on-call: a header row, columns sized to their contents, no
+/// borders (so it reads in a terminal and greps in a log).
+pub fn table(header: &[&str]) -> comfy_table::Table {
+    let mut table = comfy_table::Table::new();
+    table
+        .load_preset(comfy_table::presets::NOTHING)
+        .set_header(header.to_vec());
+    table
+}
+
+#[cfg(test)]
+mod when_tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn times_print_as_rfc_3339_with_z_and_parse_back() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 30, 10, 0, 5).single();
+        assert_eq!(when(t), "2026-11-30T10:00:05Z");
+        assert_eq!(parse_time(&when(t)).ok(), t);
+        assert_eq!(when(None), "-");
+    }
 }

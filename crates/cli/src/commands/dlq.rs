@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::args::{ActorArgs, AmqpArgs, DatabaseArgs};
 use crate::exit::Refused;
-use crate::output::{Progress, parse_time, when};
+use crate::output::{Progress, parse_time, table, when};
 
 #[derive(Subcommand, Debug)]
 pub enum DlqCommand {
@@ -209,23 +209,25 @@ async fn list(
             println!("{}", serde_json::to_string_pretty(&letters)?);
             return Ok(());
         }
-        println!(
-            "{:>6}  {:<9} {:<16} {:<12} {:<10} {:<20} {:>3}  REASON",
-            "ID", "STATE", "TENANT", "ENTITY", "CLASS", "ARCHIVED", "TRY"
-        );
+        let mut rows = table(&[
+            "ID", "STATE", "TENANT", "ENTITY", "CLASS", "ARCHIVED", "TRY", "REASON",
+        ]);
         for d in &letters {
-            println!(
-                "{:>6}  {:<9} {:<16} {:<12} {:<10} {:<20} {:>3}  {}",
-                d.id,
-                d.state,
-                d.letter.tenant_id.as_deref().unwrap_or("-"),
-                d.letter.entity.as_deref().unwrap_or("-"),
-                d.letter.error_class,
+            rows.add_row(vec![
+                d.id.to_string(),
+                d.state.clone(),
+                d.letter.tenant_id.clone().unwrap_or_else(|| "-".into()),
+                d.letter.entity.clone().unwrap_or_else(|| "-".into()),
+                d.letter.error_class.clone(),
                 when(Some(d.archived_at)),
-                d.letter.attempts,
-                d.letter.error_code.as_deref().unwrap_or(&d.letter.reason)
-            );
+                d.letter.attempts.to_string(),
+                d.letter
+                    .error_code
+                    .clone()
+                    .unwrap_or_else(|| d.letter.reason.clone()),
+            ]);
         }
+        println!("{rows}");
         return Ok(());
     }
     let groups = store.dead_letter_summary(filter).await?;
@@ -237,21 +239,25 @@ async fn list(
         println!("no dead letters match");
         return Ok(());
     }
-    println!(
-        "{:<10} {:<16} {:>6}  {:<20} {:<20} REASONS",
-        "CLASS", "TENANT", "COUNT", "FIRST SEEN", "LAST SEEN"
-    );
+    let mut rows = table(&[
+        "CLASS",
+        "TENANT",
+        "COUNT",
+        "FIRST SEEN",
+        "LAST SEEN",
+        "REASONS",
+    ]);
     for g in &groups {
-        println!(
-            "{:<10} {:<16} {:>6}  {:<20} {:<20} {}",
-            g.error_class,
-            g.tenant_id.as_deref().unwrap_or("-"),
-            g.count,
+        rows.add_row(vec![
+            g.error_class.clone(),
+            g.tenant_id.clone().unwrap_or_else(|| "-".into()),
+            g.count.to_string(),
             when(Some(g.first_seen)),
             when(Some(g.last_seen)),
-            g.reasons.join(", ")
-        );
+            g.reasons.join(", "),
+        ]);
     }
+    println!("{rows}");
     Ok(())
 }
 

@@ -30,16 +30,16 @@ pub async fn run(command: TenantCommand) -> anyhow::Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&tenants)?);
             } else {
-                println!("{:<24} {:<14} {:<40} NAME", "ID", "STATE", "INTEGRATION");
+                let mut rows = crate::output::table(&["TENANT", "STATE", "INTEGRATION", "NAME"]);
                 for t in tenants {
-                    println!(
-                        "{:<24} {:<14} {:<40} {}",
+                    rows.add_row(vec![
                         t.id,
-                        t.integration_state,
-                        t.kombo_integration_id.as_deref().unwrap_or("-"),
-                        t.name
-                    );
+                        t.integration_state.to_string(),
+                        t.kombo_integration_id.unwrap_or_else(|| "-".into()),
+                        t.name,
+                    ]);
                 }
+                println!("{rows}");
             }
         }
         TenantCommand::Show { db, id } => print(&db.store()?.tenant(&id).await?)?,
