@@ -27,16 +27,16 @@ fn letter(n: u32) -> NewDeadLetter {
     }
 }
 
-/// `hris-sync ARGS` against the test database and `prefix`'s queues; exit
+/// `hris-sync ARGS` against the database at `db` and `prefix`'s queues; exit
 /// code and stderr.
-async fn run(db: &TestDb, prefix: &str, args: &[&str]) -> anyhow::Result<(Option<i32>, String)> {
+async fn run(db: &str, prefix: &str, args: &[&str]) -> anyhow::Result<(Option<i32>, String)> {
     let (code, _, stderr) = run_out(db, prefix, args).await?;
     Ok((code, stderr))
 }
 
 /// As [`run`], with stdout too.
 async fn run_out(
-    db: &TestDb,
+    db: &str,
     prefix: &str,
     args: &[&str],
 ) -> anyhow::Result<(Option<i32>, String, String)> {
@@ -44,7 +44,7 @@ async fn run_out(
         Duration::from_secs(30),
         tokio::process::Command::new(hris_e2e::hris_sync_bin())
             .args(args)
-            .env("DATABASE_URL", &db.url)
+            .env("DATABASE_URL", db)
             .env("AMQP_URL", hris_e2e::amqp_url())
             .env("AMQP_PREFIX", prefix)
             .env("RUST_LOG", "warn")
@@ -78,7 +78,7 @@ async fn unguarded_replay_and_purge_change_nothing_and_exit_4() -> anyhow::Resul
     };
     assert_eq!(pending().await?, 2);
 
-    let (code, stderr) = run(&db, &prefix, &["dlq", "replay"]).await?;
+    let (code, stderr) = run(&db.url, &prefix, &["dlq", "replay"]).await?;
     assert_eq!(code, Some(4), "{stderr}");
     assert!(
         stderr.contains("2 pending dead letters") && stderr.contains("--all"),
@@ -86,22 +86,27 @@ async fn unguarded_replay_and_purge_change_nothing_and_exit_4() -> anyhow::Resul
     );
     assert_eq!(pending().await?, 2, "an unguarded replay replayed");
 
-    let (code, stderr) = run(&db, &prefix, &["dlq", "purge", "--tenant", "acme"]).await?;
+    let (code, stderr) = run(&db.url, &prefix, &["dlq", "purge", "--tenant", "acme"]).await?;
     assert_eq!(code, Some(4), "{stderr}");
     assert!(stderr.contains("--yes"), "{stderr}");
     assert_eq!(pending().await?, 2, "a purge without --yes purged");
 
     // A typo'd filter value is a usage error naming the allowed values.
-    let (code, stderr) = run(&db, &prefix, &["dlq", "list", "--entity", "employes"]).await?;
+    let (code, stderr) = run(&db.url, &prefix, &["dlq", "list", "--entity", "employes"]).await?;
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("employees"), "{stderr}");
-    let (code, stderr) = run(&db, &prefix, &["dlq", "replay", "--error-class", "perm"]).await?;
+    let (code, stderr) = run(
+        &db.url,
+        &prefix,
+        &["dlq", "replay", "--error-class", "perm"],
+    )
+    .await?;
     assert_eq!(code, Some(2), "{stderr}");
     assert_eq!(pending().await?, 2);
 
     // A dry run says, as JSON, what each replay would do, and does nothing.
     let (code, out, stderr) = run_out(
-        &db,
+        &db.url,
         &prefix,
         &["dlq", "replay", "--all", "--dry-run", "--json"],
     )
@@ -117,7 +122,7 @@ async fn unguarded_replay_and_purge_change_nothing_and_exit_4() -> anyhow::Resul
 
     // With the guard answered, it acts and reports the ids.
     let (code, out, stderr) = run_out(
-        &db,
+        &db.url,
         &prefix,
         &["dlq", "purge", "--yes", "--tenant", "acme", "--json"],
     )
@@ -140,5 +145,18 @@ async fn the_exit_codes_are_in_the_help() -> anyhow::Result<()> {
         help.contains("Exit codes:") && help.contains("4  refused"),
         "{help}"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn not_found_and_unavailable_have_their_own_exit_codes() -> anyhow::Result<()> {
+    let db = TestDb::migrated().await?;
+    let prefix = hris_e2e::amqp_prefix();
+    let (code, stderr) = run(&db.url, &prefix, &["tenant", "show", "--tenant", "nobody"]).await?;
+    assert_eq!(code, Some(3), "{stderr}");
+    // Nothing listens on port 1.
+    let down = "postgres://postgres@127.0.0.1:1/none";
+    let (code, stderr) = run(down, &prefix, &["dlq", "list"]).await?;
+    assert_eq!(code, Some(5), "{stderr}");
     Ok(())
 }
