@@ -108,9 +108,6 @@ impl Stack {
         hris_worker::Services::with_store(
             self.db.store(),
             hris_worker::ServicesConfig {
-                database_url: self.db.url.clone(),
-                database_pool_size: 16,
-                application_name: name.clone(),
                 amqp: AmqpConfig::new(crate::amqp_url(), name),
                 topology: self.topology(),
                 kombo: self.sim.client_config(),

@@ -3,7 +3,7 @@
 //! is built through [`build`].
 
 use hris_bus::{AmqpConfig, Topology};
-use hris_worker::{Services, ServicesConfig, SyncSettings};
+use hris_worker::{DatabaseConfig, Services, ServicesConfig, SyncSettings};
 
 use crate::args::{AmqpArgs, DatabaseArgs, KomboArgs, application_name};
 
@@ -17,13 +17,18 @@ pub fn build(
     topology: Topology,
     settings: SyncSettings,
 ) -> anyhow::Result<Services> {
-    Ok(Services::build(ServicesConfig {
-        database_url: db.database_url.clone(),
-        database_pool_size: db.database_pool_size,
+    let database = DatabaseConfig {
+        url: db.database_url.clone(),
+        pool_size: db.database_pool_size,
         application_name: application_name(role),
-        amqp: AmqpConfig::new(&amqp.amqp_url, format!("hris-sync {role}")),
-        topology,
-        kombo: kombo.client_config(),
-        settings,
-    })?)
+    };
+    Ok(Services::build(
+        &database,
+        ServicesConfig {
+            amqp: AmqpConfig::new(&amqp.amqp_url, format!("hris-sync {role}")),
+            topology,
+            kombo: kombo.client_config(),
+            settings,
+        },
+    )?)
 }

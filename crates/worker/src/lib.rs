@@ -5,7 +5,7 @@
 pub mod context;
 pub mod dead_letters;
 pub mod entity;
-pub mod failure;
+pub mod error;
 pub mod fetch;
 pub mod import;
 pub mod integrations;
@@ -20,7 +20,7 @@ use hris_bus::{Connector, Consumer, ConsumerConfig, Entity, OnFailure, RetryPoli
 use tokio_util::sync::CancellationToken;
 
 pub use context::{SyncSettings, WorkerContext};
-pub use services::{BuildError, Services, ServicesConfig};
+pub use services::{BuildError, DatabaseConfig, Services, ServicesConfig};
 
 /// How consumers are sized.
 #[derive(Debug, Clone)]

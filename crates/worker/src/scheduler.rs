@@ -9,7 +9,7 @@ use hris_bus::{FetchKind, Trigger};
 use tokio_util::sync::CancellationToken;
 
 use crate::context::WorkerContext;
-use crate::failure::WorkerError;
+use crate::error::WorkerError;
 use crate::integrations::sync_messages;
 
 #[derive(Debug, Clone)]

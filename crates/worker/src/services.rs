@@ -1,6 +1,7 @@
 //! The composition root: every role, the demo and the tests build what they
-//! run on here, from one [`ServicesConfig`]: the database pool, the Kombo
-//! client, the broker connection (not yet started) and the publisher over it.
+//! run on here: the database pool (from a [`DatabaseConfig`], or one the
+//! caller made), the Kombo client, the broker connection (not yet started) and
+//! the publisher over it.
 
 use std::sync::Arc;
 
@@ -10,14 +11,19 @@ use hris_store::{Store, StoreError};
 
 use crate::context::{SyncSettings, WorkerContext};
 
-/// Everything a process is built from.
+/// The database a process connects to.
 #[derive(Debug, Clone)]
-pub struct ServicesConfig {
-    pub database_url: String,
-    pub database_pool_size: usize,
+pub struct DatabaseConfig {
+    pub url: String,
+    pub pool_size: usize,
     /// `application_name` of the connections (`pg_stat_activity` shows it),
     /// unless the URL sets one.
     pub application_name: String,
+}
+
+/// Everything else a process is built from.
+#[derive(Debug, Clone)]
+pub struct ServicesConfig {
     pub amqp: AmqpConfig,
     pub topology: Topology,
     pub kombo: KomboClientConfig,
@@ -42,11 +48,11 @@ pub struct Services {
 }
 
 impl Services {
-    pub fn build(config: ServicesConfig) -> Result<Self, BuildError> {
+    pub fn build(database: &DatabaseConfig, config: ServicesConfig) -> Result<Self, BuildError> {
         let store = hris_store::connect(
-            &config.database_url,
-            config.database_pool_size,
-            &config.application_name,
+            &database.url,
+            database.pool_size,
+            &database.application_name,
         )?;
         Ok(Self::with_store(store, config)?)
     }

@@ -8,7 +8,7 @@ use hris_bus::{Entity, Envelope, Outgoing, Trigger};
 use tokio_util::sync::CancellationToken;
 
 use crate::context::WorkerContext;
-use crate::failure::WorkerError;
+use crate::error::WorkerError;
 
 pub async fn run(ctx: WorkerContext, shutdown: CancellationToken) {
     loop {

@@ -72,9 +72,6 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let Services { ctx, connector } = Services::with_store(
         store.clone(),
         ServicesConfig {
-            database_url: args.database_url.clone(),
-            database_pool_size: 16,
-            application_name: "hris-sync demo".into(),
             amqp: AmqpConfig::new(&args.amqp_url, "hris-sync demo"),
             topology: topology.clone(),
             kombo: KomboClientConfig::new(format!("http://{sim_addr}/v1"), api_key),
