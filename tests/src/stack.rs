@@ -80,7 +80,9 @@ impl Stack {
         })
     }
 
-    /// A tenant linked to a fresh simulated company.
+    /// A tenant linked to a fresh simulated company. Its deactivation grace
+    /// is zero, so that the tests written for the guard and leavers see a
+    /// deletion act at once; the identity tests set the grace they test.
     pub async fn tenant(
         &self,
         tenant_id: &str,
@@ -93,6 +95,9 @@ impl Stack {
             .await?;
         self.store
             .add_tenant(tenant_id, tenant_id, Some(&integration))
+            .await?;
+        self.store
+            .set_tenant_setting(tenant_id, "deactivation_grace_seconds", "0")
             .await?;
         Ok(integration)
     }

@@ -130,6 +130,22 @@ pub enum TenantCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Identity conflicts: HR records that could be more than one user, or
+    /// whose email an active user of another record holds. Nobody was merged
+    /// or changed; `resolve` decides one.
+    Identity {
+        #[command(subcommand)]
+        action: Option<IdentityAction>,
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Also the conflicts already resolved or ignored.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Deactivations the mass-change guard holds for approval.
     Held {
         #[command(flatten)]
@@ -424,4 +440,32 @@ pub struct RoleArgs {
     /// Where /metrics, /healthz and /readyz are served (workers, scheduler).
     #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:9090")]
     pub metrics_addr: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum IdentityAction {
+    /// Decides one open conflict: the record is an existing user (--link),
+    /// a user of its own (--create), or not synced (--ignore). Recorded with
+    /// who decided; the next sync of the record applies it.
+    #[command(group(clap::ArgGroup::new("how").required(true).args(["link", "create", "ignore"])))]
+    Resolve {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[arg(long)]
+        tenant: String,
+        /// The conflict's id (from `tenant identity`).
+        #[arg(long)]
+        conflict: i64,
+        /// The user (`users.id`) the record is.
+        #[arg(long, value_name = "USER_ID")]
+        link: Option<i64>,
+        #[arg(long)]
+        create: bool,
+        #[arg(long)]
+        ignore: bool,
+        #[command(flatten)]
+        actor: ActorArgs,
+        #[arg(long)]
+        json: bool,
+    },
 }

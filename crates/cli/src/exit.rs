@@ -33,6 +33,8 @@ pub fn code(error: &anyhow::Error) -> u8 {
     }
     match error.downcast_ref::<StoreError>() {
         Some(StoreError::NotFound(_)) => NOT_FOUND,
+        // The change would contradict what is stored; nothing was changed.
+        Some(StoreError::Conflict(_)) => REFUSED,
         // A blip or an unreachable database: the same call may work later.
         Some(e) if e.is_retryable() => UNAVAILABLE,
         _ if error.downcast_ref::<hris_bus::BusError>().is_some() => UNAVAILABLE,

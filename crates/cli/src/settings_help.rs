@@ -15,12 +15,28 @@ Settings (KEY VALUE):
   mass_change_threshold       share of active users in (0, 1] that one day's deactivations
                               may reach before the guard holds them (default 0.2)
   custom_field_mapping        a JSON object: platform field -> Kombo custom field
+  identity_match              how an HR record finds an existing user: email (default:
+                              Kombo id, then work email), email_then_employee_number,
+                              kombo_id_only
+  deactivation_grace_seconds  how long a person deleted upstream or missing from a full
+                              listing stays active in case they come back (default
+                              86400; 0 deactivates at once)
+  scope_filter                a JSON object of Kombo ids, e.g. {\"legal_entities\":
+                              [\"LE1\"]}; lists: legal_entities, locations, groups.
+                              People outside it are never created; users who move out
+                              are deactivated (out_of_scope)
+  first_name_source           first_name (default) or custom_field:KEY, e.g.
+                              custom_field:preferred_name (falls back to first_name)
+  rehire_invite               invite_again (default) | never: a returning leaver
+                              relinked to their user
 
 When they take effect: every sync after the change reads the settings anew.
 Scopes, group types, the custom field mapping and the time zone reach people
 whose records have not changed at the next full sync (every 3 h, or
 `hris-sync import-all --tenant T` now). The invite policy applies to
-invitations decided after the change. The threshold applies to the next batch.";
+invitations decided after the change. The threshold applies to the next batch.
+Identity settings apply to records the next sync reads; the scope filter and the
+first name source reach everyone at the next full sync.";
 
 #[cfg(test)]
 mod tests {

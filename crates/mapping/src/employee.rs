@@ -9,7 +9,7 @@ use crate::diff::{Fields, json};
 use crate::email::{EmailStatus, MAX_EMAIL_CHARS, normalise};
 use crate::lifecycle::{deactivate_at, invite_at};
 use crate::org::{LegalEntityFields, LocationFields, TeamFields, deleted_at};
-use crate::policy::{Scope, TenantPolicy};
+use crate::policy::{FirstNameSource, Scope, TenantPolicy};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UserStatus {
@@ -40,6 +40,8 @@ pub mod reason {
     pub const INACTIVE: &str = "employment_status_inactive";
     pub const LEFT: &str = "leave_date_reached";
     pub const VANISHED: &str = "missing_from_full_sync";
+    /// Outside the tenant's `scope_filter` (another company, say).
+    pub const OUT_OF_SCOPE: &str = "out_of_scope";
 }
 
 /// The synced columns of `users`, as the HR system says they should be.
@@ -119,6 +121,9 @@ pub struct MappedUser {
     /// What the mapping had to change to store the record (a cut field, a
     /// dropped reference): shown to the tenant as a record issue.
     pub notes: Vec<FieldNote>,
+    /// Inside the tenant's `scope_filter`. A person outside it is never
+    /// created; a user who moves out is deactivated like a leaver.
+    pub in_scope: bool,
 }
 
 /// A field the mapping stored other than as received, and why; never the value.
@@ -190,12 +195,6 @@ pub fn map_employee(employee: &Employee, policy: &TenantPolicy, now: DateTime<Ut
     let leave_date = date_part(employee.termination_date.as_deref());
     let remote_deleted_at = deleted_at(employee.remote_deleted_at.as_deref());
     let deactivate_at = leave_date.map(|d| deactivate_at(d, tz));
-    let deactivation_reason = deactivation_reason(
-        remote_deleted_at.is_some(),
-        employee.employment_status.as_deref(),
-        deactivate_at,
-        now,
-    );
     let hire_date = date_part(employee.start_date.as_deref());
     let groups: Vec<&EmbeddedGroup> = unique_groups(&employee.groups, &employee.teams)
         .into_iter()
@@ -221,11 +220,23 @@ pub fn map_employee(employee: &Employee, policy: &TenantPolicy, now: DateTime<Ut
         &mut notes,
     );
     let manager = reference("manager", employee.manager_id.clone(), &mut notes);
+    let in_scope = policy.scope_filter.admits(
+        legal_entity.as_deref(),
+        location.as_deref(),
+        groups.iter().map(|g| g.id.as_str()),
+    );
+    let deactivation_reason = deactivation_reason(
+        remote_deleted_at.is_some(),
+        employee.employment_status.as_deref(),
+        deactivate_at,
+        now,
+    )
+    .or((!in_scope).then_some(reason::OUT_OF_SCOPE));
     let user = UserFields {
         kombo_id: employee.id.clone(),
         remote_id: capped("remote_id", &employee.remote_id, &mut notes),
         employee_number: capped("employee_number", &employee.employee_number, &mut notes),
-        first_name: capped("first_name", &employee.first_name, &mut notes),
+        first_name: capped("first_name", &first_name(employee, policy), &mut notes),
         last_name: capped("last_name", &employee.last_name, &mut notes),
         email,
         email_status,
@@ -274,7 +285,25 @@ pub fn map_employee(employee: &Employee, policy: &TenantPolicy, now: DateTime<Ut
             .map(LegalEntityFields::embedded),
         user,
         notes,
+        in_scope,
     }
+}
+
+/// The first name from the tenant's chosen source; `first_name` where that
+/// source is empty.
+fn first_name(employee: &Employee, policy: &TenantPolicy) -> Option<String> {
+    let FirstNameSource::CustomField(key) = &policy.first_name_source else {
+        return employee.first_name.clone();
+    };
+    employee
+        .custom_fields
+        .as_ref()
+        .and_then(|fields| fields.get(key))
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
+        .or_else(|| employee.first_name.clone())
 }
 
 /// Deleted upstream, INACTIVE, or past the end of the leave day deactivates;

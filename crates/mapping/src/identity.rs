@@ -68,6 +68,8 @@ pub struct Candidate {
     /// Its linked record ended (deleted upstream, or terminated): a rehire or
     /// a new contract may take the user over.
     pub record_ended: bool,
+    /// Records it was linked to before (handed over to its current one).
+    pub former_kombo_ids: Vec<String>,
 }
 
 /// An HR record of a page as matching sees it.
@@ -79,6 +81,17 @@ pub struct Arrival {
     pub employee_number: Option<String>,
     /// Deleted upstream or terminated.
     pub ended: bool,
+    /// What a person decided for this record (`tenant identity resolve`).
+    pub decided: Option<Decided>,
+}
+
+/// A person's standing decision about a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decided {
+    /// A user of its own, whatever its email matches.
+    Create,
+    /// Never synced.
+    Ignore,
 }
 
 /// Which key adopted a user.
@@ -119,6 +132,8 @@ pub enum Identity {
     Superseded { by: String },
     /// Nobody matches: a new user.
     Create,
+    /// A person decided this record is not synced.
+    Ignored,
     /// Nothing happens to anyone; the conflict is recorded.
     Conflict(Conflict),
 }
@@ -157,6 +172,13 @@ pub fn resolve(candidates: &[Candidate], page: &[Arrival], rule: IdentityMatch) 
     let mut out: Vec<Identity> = page
         .iter()
         .map(|a| {
+            match a.decided {
+                Some(Decided::Ignore) => return Identity::Ignored,
+                Some(Decided::Create) if !by_kombo.contains_key(a.kombo_id.as_str()) => {
+                    return Identity::Create;
+                }
+                _ => {}
+            }
             let shared = a.email.as_deref().and_then(|e| live_by_email.get(e));
             if let Some(others) = shared.filter(|s| !a.ended && s.len() > 1) {
                 return Identity::Conflict(Conflict::SharedEmail {
@@ -169,6 +191,16 @@ pub fn resolve(candidates: &[Candidate], page: &[Arrival], rule: IdentityMatch) 
             }
             if let Some(c) = by_kombo.get(a.kombo_id.as_str()) {
                 return Identity::Linked(c.user);
+            }
+            // A record that handed its user over (a late copy of its deletion,
+            // say) writes nothing: the user is its successor's now.
+            if let Some(taker) = candidates
+                .iter()
+                .find(|c| c.former_kombo_ids.contains(&a.kombo_id))
+            {
+                return Identity::Superseded {
+                    by: taker.kombo_id.clone().unwrap_or_default(),
+                };
             }
             if rule == IdentityMatch::KomboIdOnly || a.ended {
                 // An ended record nobody knows is created as it is (deactivated).
@@ -190,7 +222,12 @@ pub fn resolve(candidates: &[Candidate], page: &[Arrival], rule: IdentityMatch) 
                         };
                     }
                     [] => {
-                        if let Some(held) = holders.first() {
+                        // Only a user's current email is held; an earlier one
+                        // may be someone else's now.
+                        if let Some(held) = holders
+                            .iter()
+                            .find(|c| c.emails.first().map(String::as_str) == Some(email))
+                        {
                             return Identity::Conflict(Conflict::EmailHeld { user: held.user });
                         }
                     }

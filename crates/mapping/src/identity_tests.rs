@@ -11,6 +11,7 @@ fn user(id: i64, kombo: Option<&str>, email: &str, number: Option<&str>) -> Cand
         emails: vec![email.to_owned()],
         employee_number: number.map(str::to_owned),
         record_ended: false,
+        former_kombo_ids: Vec::new(),
     }
 }
 
@@ -20,6 +21,7 @@ fn record(kombo: &str, email: Option<&str>, number: Option<&str>) -> Arrival {
         email: email.map(str::to_owned),
         employee_number: number.map(str::to_owned),
         ended: false,
+        decided: None,
     }
 }
 
@@ -216,6 +218,7 @@ fn any_candidates() -> impl Strategy<Value = Vec<Candidate>> {
                 emails: emails.into_iter().map(|e| format!("e{e}@x.com")).collect(),
                 employee_number: number.map(|n| format!("N{n}")),
                 record_ended: ended,
+                former_kombo_ids: Vec::new(),
             })
             .collect()
     })
@@ -239,6 +242,7 @@ fn any_page() -> impl Strategy<Value = Vec<Arrival>> {
                 email: email.map(|e| format!("e{e}@x.com")),
                 employee_number: number.map(|n| format!("N{n}")),
                 ended,
+                decided: None,
             })
             .collect()
     })
@@ -343,4 +347,44 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn a_late_copy_of_a_handed_over_record_writes_nothing() {
+    let mut relinked = user(1, Some("K_NEW"), "ada@x.com", None);
+    relinked.former_kombo_ids = vec!["K_OLD".into()];
+    let mut old = record("K_OLD", Some("ada@x.com"), None);
+    old.ended = true;
+    assert_eq!(
+        resolve(&[relinked], &[old], IdentityMatch::Email),
+        vec![Identity::Superseded { by: "K_NEW".into() }]
+    );
+}
+
+#[test]
+fn an_earlier_email_of_a_live_user_is_free_for_someone_new() {
+    // Ada moved to ada.l@x.com; a new hire gets ada@x.com.
+    let mut ada = user(1, Some("K1"), "ada.l@x.com", None);
+    ada.emails.push("ada@x.com".into());
+    assert_eq!(
+        resolve(
+            &[ada],
+            &[record("K2", Some("ada@x.com"), None)],
+            IdentityMatch::Email
+        ),
+        vec![Identity::Create]
+    );
+}
+
+#[test]
+fn a_decision_overrides_matching() {
+    let users = [user(1, None, "hr@x.com", None)];
+    let mut create = record("K1", Some("hr@x.com"), None);
+    create.decided = Some(Decided::Create);
+    let mut ignore = record("K2", Some("hr@x.com"), None);
+    ignore.decided = Some(Decided::Ignore);
+    assert_eq!(
+        resolve(&users, &[create, ignore], IdentityMatch::Email),
+        vec![Identity::Create, Identity::Ignored]
+    );
 }

@@ -38,6 +38,67 @@ pub struct TenantPolicy {
     pub custom_field_mapping: BTreeMap<String, String>,
     pub time_zone: Tz,
     pub invite: InvitePolicy,
+    /// Who is synced at all (`scope_filter`).
+    pub scope_filter: ScopeFilter,
+    /// Where the first name comes from (`first_name_source`).
+    pub first_name_source: FirstNameSource,
+}
+
+/// A tenant's `scope_filter`: only people of these legal entities, work
+/// locations or groups (Kombo ids) are synced. An empty list does not narrow;
+/// a person must match every list that is not empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScopeFilter {
+    pub legal_entities: Vec<String>,
+    pub locations: Vec<String>,
+    pub groups: Vec<String>,
+}
+
+impl ScopeFilter {
+    /// Whether a person with these references is in scope.
+    pub fn admits<'a>(
+        &self,
+        legal_entity: Option<&str>,
+        location: Option<&str>,
+        mut groups: impl Iterator<Item = &'a str>,
+    ) -> bool {
+        let named = |list: &[String], id: Option<&str>| {
+            list.is_empty() || id.is_some_and(|id| list.iter().any(|l| l == id))
+        };
+        named(&self.legal_entities, legal_entity)
+            && named(&self.locations, location)
+            && (self.groups.is_empty() || groups.any(|g| self.groups.iter().any(|l| l == g)))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.legal_entities.is_empty() && self.locations.is_empty() && self.groups.is_empty()
+    }
+}
+
+/// A tenant's `first_name_source`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum FirstNameSource {
+    /// Kombo's `first_name`.
+    #[default]
+    FirstName,
+    /// A custom field of the HR system ("preferred name", "known as"),
+    /// falling back to `first_name` where it is empty.
+    CustomField(String),
+}
+
+impl std::str::FromStr for FirstNameSource {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.split_once(':') {
+            None if s == "first_name" => Ok(FirstNameSource::FirstName),
+            Some(("custom_field", key)) if !key.trim().is_empty() => {
+                Ok(FirstNameSource::CustomField(key.trim().to_owned()))
+            }
+            _ => Err("first_name or custom_field:KEY".to_owned()),
+        }
+    }
 }
 
 impl Default for TenantPolicy {
@@ -48,6 +109,8 @@ impl Default for TenantPolicy {
             custom_field_mapping: BTreeMap::new(),
             time_zone: Tz::UTC,
             invite: InvitePolicy::OnStartDate,
+            scope_filter: ScopeFilter::default(),
+            first_name_source: FirstNameSource::FirstName,
         }
     }
 }
@@ -75,7 +138,22 @@ impl TenantPolicy {
             custom_field_mapping,
             time_zone: time_zone.parse().unwrap_or(Tz::UTC),
             invite: InvitePolicy::OnStartDate,
+            scope_filter: ScopeFilter::default(),
+            first_name_source: FirstNameSource::FirstName,
         }
+    }
+
+    /// Who is synced and where first names come from; values that do not
+    /// parse fall back to everyone and `first_name` (they are validated when
+    /// written; this only guards old rows).
+    pub fn with_identity(
+        mut self,
+        scope_filter: &serde_json::Value,
+        first_name_source: &str,
+    ) -> Self {
+        self.scope_filter = serde_json::from_value(scope_filter.clone()).unwrap_or_default();
+        self.first_name_source = first_name_source.parse().unwrap_or_default();
+        self
     }
 
     pub fn with_invite(mut self, invite: InvitePolicy) -> Self {

@@ -12,12 +12,10 @@
 //! Decisions of one tenant take turns (a transaction-scoped advisory lock), so
 //! two workers cannot both spend the same budget.
 
-use std::collections::HashMap;
-
 use deadpool_postgres::GenericClient;
-use hris_mapping::employee::{MappedUser, reason};
+use hris_mapping::employee::reason;
 use hris_mapping::guard::{Budget, window};
-use hris_mapping::plan::{Decision, HeldDeactivation, StoredUser, UserPlan, decide, screen};
+use hris_mapping::plan::{Decision, HeldDeactivation, IdentifiedPage, decide, screen};
 
 use crate::apply::ApplyContext;
 use crate::row::RowExt;
@@ -41,7 +39,8 @@ pub(crate) async fn read_budget(
     let since = chrono::Utc::now() - window();
     let row = tx
         .query_one(
-            "SELECT (SELECT count(*) FROM users WHERE tenant_id = $1 AND status = 'active') AS active,
+            "SELECT (SELECT count(*) FROM users WHERE tenant_id = $1 AND status = 'active'
+                        AND kombo_id IS NOT NULL) AS active,
                     (SELECT count(*) FROM users WHERE tenant_id = $1 AND auto_deactivated_at > $2) AS recent,
                     (SELECT mass_change_threshold FROM tenants WHERE id = $1) AS threshold",
             &[&tenant_id, &since],
@@ -61,10 +60,9 @@ pub(crate) async fn read_budget(
 pub(crate) async fn guard_page(
     tx: &impl GenericClient,
     ctx: &ApplyContext,
-    page: &[MappedUser],
-    stored: &HashMap<String, StoredUser>,
-    plan: &mut UserPlan,
+    identified: &mut IdentifiedPage,
 ) -> Result<(), StoreError> {
+    let IdentifiedPage { plan, stored, page } = identified;
     let open = screen(plan, page, stored);
     let decision = if open.is_empty() {
         Decision::Admit
@@ -143,7 +141,8 @@ pub(crate) async fn supersede(
     }
     tx.execute(
         "UPDATE held_changes SET state = 'superseded', decided_at = now(), decided_by = 'sync: active again'
-         WHERE tenant_id = $1 AND state = 'pending' AND user_kombo_id = ANY($2)",
+         WHERE tenant_id = $1 AND state = 'pending'
+           AND user_id IN (SELECT u.id FROM users u WHERE u.tenant_id = $1 AND u.kombo_id = ANY($2))",
         &[&tenant_id, &kombo_ids],
     )
     .await?;
@@ -176,7 +175,9 @@ pub(crate) async fn decide_batch(
                     JOIN users u ON u.id = r.id AND u.tenant_id = $1 AND u.status = 'active'),
                  done AS (
                     UPDATE users u SET status = 'deactivated', deactivation_reason = t.reason,
-                        deactivate_at = NULL, auto_deactivated_at = now(), updated_at = now()
+                        deactivate_at = NULL, auto_deactivated_at = now(), updated_at = now(),
+                        pending_deactivation_at = NULL, pending_deactivation_reason = NULL,
+                        deactivation_evidence = jsonb_build_object('sync_run', $5::uuid, 'event', $4::text)
                     FROM target t WHERE u.id = t.id RETURNING u.id),
                  log AS (
                     INSERT INTO change_log (tenant_id, record_type, record_kombo_id, field, old_value, new_value, cause_event_id, sync_run_id)
@@ -214,8 +215,8 @@ pub(crate) async fn decide_batch(
 }
 
 /// The users a complete full listing deactivates: those its pages staged, and
-/// (unless the listing had records without a readable id) those it did not
-/// contain. None of them with a pending hold.
+/// (when the listing may mark anyone missing) those it did not contain and
+/// whose grace period has run out. None of them with a pending hold.
 pub(crate) async fn full_listing_batch(
     tx: &impl GenericClient,
     tenant_id: &str,
@@ -229,7 +230,8 @@ pub(crate) async fn full_listing_batch(
                AND NOT EXISTS (SELECT 1 FROM held_changes h WHERE h.user_id = u.id AND h.state = 'pending')
              UNION
              SELECT u.id, $3::text FROM users u
-             WHERE $4::boolean AND u.tenant_id = $1 AND u.status = 'active'
+             WHERE $4::boolean AND u.tenant_id = $1 AND u.status = 'active' AND u.kombo_id IS NOT NULL
+               AND u.pending_deactivation_reason = $3 AND u.pending_deactivation_at <= now()
                AND NOT EXISTS (SELECT 1 FROM full_sync_seen s WHERE s.run_id = $2 AND s.kombo_id = u.kombo_id)
                AND NOT EXISTS (SELECT 1 FROM held_changes h WHERE h.user_id = u.id AND h.state = 'pending')",
             &[&tenant_id, &run, &reason::VANISHED, &with_vanished],

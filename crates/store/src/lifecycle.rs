@@ -22,6 +22,7 @@ pub(crate) async fn schedule_invitations(
 ) -> Result<(), StoreError> {
     let mut invite_users = Vec::new();
     let mut invite_due = Vec::new();
+    let mut reinvite = Vec::new();
     let mut left = Vec::new();
     for w in writes {
         let Some(id) = ids.get(&w.user.kombo_id) else {
@@ -31,6 +32,7 @@ pub(crate) async fn schedule_invitations(
             (hris_mapping::UserStatus::Active, Some(due)) => {
                 invite_users.push(*id);
                 invite_due.push(due);
+                reinvite.push(w.reinvite);
             }
             (hris_mapping::UserStatus::Deactivated, _) => left.push(*id),
             _ => {}
@@ -38,10 +40,16 @@ pub(crate) async fn schedule_invitations(
     }
     tx.execute(
         "INSERT INTO invitations (user_id, tenant_id, due_at)
-         SELECT r.id, $1, r.due FROM UNNEST($2::bigint[], $3::timestamptz[]) AS r(id, due)
-         ON CONFLICT (user_id) DO UPDATE SET due_at = EXCLUDED.due_at, updated_at = now()
-         WHERE invitations.state = 'scheduled' AND invitations.due_at <> EXCLUDED.due_at",
-        &[&tenant_id, &invite_users, &invite_due],
+         SELECT r.id, $1, r.due FROM UNNEST($2::bigint[], $3::timestamptz[], $4::boolean[]) AS r(id, due, again)
+         ON CONFLICT (user_id) DO UPDATE SET due_at = EXCLUDED.due_at, updated_at = now(),
+             state = 'scheduled', cancel_reason = NULL
+         WHERE (invitations.state = 'scheduled' AND invitations.due_at <> EXCLUDED.due_at)
+            -- A returning person (a relinked rehire) is invited anew, once:
+            -- the row is per user, so a replay finds it scheduled already.
+            OR (invitations.state IN ('sent', 'cancelled')
+                AND (SELECT again FROM UNNEST($2::bigint[], $4::boolean[]) AS a(id, again)
+                     WHERE a.id = invitations.user_id LIMIT 1))",
+        &[&tenant_id, &invite_users, &invite_due, &reinvite],
     )
     .await?;
     tx.execute(

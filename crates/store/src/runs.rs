@@ -37,6 +37,7 @@ struct RunCounts {
     unchanged: i32,
     held: i32,
     failed: i32,
+    conflicts: i32,
 }
 
 impl From<RunCounts> for PageStats {
@@ -48,6 +49,7 @@ impl From<RunCounts> for PageStats {
             unchanged: c.unchanged as u32,
             held: c.held as u32,
             failed: c.failed as u32,
+            conflicts: c.conflicts as u32,
         }
     }
 }
@@ -111,7 +113,7 @@ impl Store {
         let row = client
             .query_opt(
                 "SELECT id, parent_id, tenant_id, entity, kind, trigger, status, dry_run, started_at,
-                        finished_at, pages, created, updated, deactivated, unchanged, held, failed, error
+                        finished_at, pages, created, updated, deactivated, unchanged, held, failed, conflicts, error
                  FROM sync_runs WHERE id = $1",
                 &[&id],
             )
@@ -135,9 +137,9 @@ pub(crate) async fn add_page(
         .execute(
             "UPDATE sync_runs SET pages = pages + 1, created = created + $2, updated = updated + $3,
                     deactivated = deactivated + $4, unchanged = unchanged + $5, held = held + $6,
-                    failed = failed + $7
+                    failed = failed + $7, conflicts = conflicts + $8
              WHERE id = $1",
-            &[&run_id, &c[0], &c[1], &c[2], &c[3], &c[4], &c[5]],
+            &[&run_id, &c[0], &c[1], &c[2], &c[3], &c[4], &c[5], &c[6]],
         )
         .await?;
     Ok(())
@@ -158,7 +160,7 @@ impl Store {
                 "SELECT COALESCE(sum(created), 0)::int AS created, COALESCE(sum(updated), 0)::int AS updated,
                         COALESCE(sum(deactivated), 0)::int AS deactivated, COALESCE(sum(unchanged), 0)::int AS unchanged,
                         COALESCE(sum(held), 0)::int AS held, COALESCE(sum(failed), 0)::int AS failed,
-                        count(*) FILTER (WHERE status = 'running') AS running, count(*) FILTER (WHERE status = 'failed') AS failed_runs
+                        COALESCE(sum(conflicts), 0)::int AS conflicts, count(*) FILTER (WHERE status = 'running') AS running, count(*) FILTER (WHERE status = 'failed') AS failed_runs
                  FROM sync_runs WHERE tenant_id = $1 AND kind = 'full' AND entity IS NOT NULL AND started_at >= $2",
                 &[&tenant_id, &since],
             )
@@ -179,8 +181,8 @@ impl Store {
         client
             .execute(
                 "UPDATE sync_runs SET status = $2, finished_at = now(), created = $3, updated = $4,
-                        deactivated = $5, unchanged = $6, held = $7, failed = $8 WHERE id = $1",
-                &[&id, &status, &c[0], &c[1], &c[2], &c[3], &c[4], &c[5]],
+                        deactivated = $5, unchanged = $6, held = $7, failed = $8, conflicts = $9 WHERE id = $1",
+                &[&id, &status, &c[0], &c[1], &c[2], &c[3], &c[4], &c[5], &c[6]],
             )
             .await?;
         Ok(())

@@ -18,6 +18,11 @@ pub struct TenantSettings {
     pub primary_team_group_types: Vec<String>,
     pub mass_change_threshold: f64,
     pub custom_field_mapping: serde_json::Value,
+    pub identity_match: String,
+    pub deactivation_grace_seconds: i32,
+    pub scope_filter: serde_json::Value,
+    pub first_name_source: String,
+    pub rehire_invite: String,
 }
 
 /// A tenant as its row reads, column by column name.
@@ -35,7 +40,8 @@ pub struct Tenant {
 
 const COLUMNS: &str = "id, name, kombo_integration_id, integration_state, integration_state_reason, \
     enabled_scopes, invite_policy, invite_days_before, time_zone, full_sync_interval_seconds, \
-    primary_team_group_types, mass_change_threshold, custom_field_mapping";
+    primary_team_group_types, mass_change_threshold, custom_field_mapping, identity_match, \
+    deactivation_grace_seconds, scope_filter, first_name_source, rehire_invite";
 
 /// Scopes a tenant may enable.
 pub const OPTIONAL_SCOPES: &[&str] = &[
@@ -125,116 +131,4 @@ impl Store {
             .await?;
         read_all(&rows)
     }
-
-    /// Changes one setting, validated; returns the tenant as it now is.
-    pub async fn set_tenant_setting(
-        &self,
-        id: &str,
-        key: &str,
-        value: &str,
-    ) -> Result<Tenant, StoreError> {
-        let client = self.client().await?;
-        let list = |v: &str| -> Vec<String> {
-            v.split(',')
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-                .collect()
-        };
-        let bad = |what: &str| StoreError::Invalid(format!("{key}: {what}"));
-        let updated = match key {
-            "name" => {
-                client
-                    .execute(
-                        "UPDATE tenants SET name = $2, updated_at = now() WHERE id = $1",
-                        &[&id, &value],
-                    )
-                    .await?
-            }
-            "enabled_scopes" => {
-                let scopes = list(value);
-                if let Some(unknown) = scopes
-                    .iter()
-                    .find(|s| !OPTIONAL_SCOPES.contains(&s.as_str()))
-                {
-                    return Err(bad(&format!(
-                        "unknown scope {unknown}; known: {}",
-                        OPTIONAL_SCOPES.join(", ")
-                    )));
-                }
-                client
-                    .execute(
-                        "UPDATE tenants SET enabled_scopes = $2, updated_at = now() WHERE id = $1",
-                        &[&id, &scopes],
-                    )
-                    .await?
-            }
-            "invite_policy" => {
-                if !["never", "immediately", "on_start_date", "days_before"].contains(&value) {
-                    return Err(bad("one of never, immediately, on_start_date, days_before"));
-                }
-                client
-                    .execute(
-                        "UPDATE tenants SET invite_policy = $2, updated_at = now() WHERE id = $1",
-                        &[&id, &value],
-                    )
-                    .await?
-            }
-            "invite_days_before" => {
-                let n: i32 = value
-                    .parse()
-                    .ok()
-                    .filter(|n| *n >= 0)
-                    .ok_or_else(|| bad("a whole number ≥ 0"))?;
-                client.execute("UPDATE tenants SET invite_days_before = $2, updated_at = now() WHERE id = $1", &[&id, &n]).await?
-            }
-            "time_zone" => {
-                if value.parse::<chrono_tz_check::Tz>().is_err() {
-                    return Err(bad("an IANA time zone such as Europe/Berlin"));
-                }
-                client
-                    .execute(
-                        "UPDATE tenants SET time_zone = $2, updated_at = now() WHERE id = $1",
-                        &[&id, &value],
-                    )
-                    .await?
-            }
-            "full_sync_interval_seconds" => {
-                let n: i32 = value
-                    .parse()
-                    .ok()
-                    .filter(|n| *n >= 60)
-                    .ok_or_else(|| bad("seconds, at least 60"))?;
-                client.execute("UPDATE tenants SET full_sync_interval_seconds = $2, updated_at = now() WHERE id = $1", &[&id, &n]).await?
-            }
-            "primary_team_group_types" => {
-                let types = list(value);
-                client.execute("UPDATE tenants SET primary_team_group_types = $2, updated_at = now() WHERE id = $1", &[&id, &types]).await?
-            }
-            "mass_change_threshold" => {
-                let t: f64 = value
-                    .parse()
-                    .ok()
-                    .filter(|t: &f64| *t > 0.0 && *t <= 1.0)
-                    .ok_or_else(|| bad("a share in (0, 1]"))?;
-                client.execute("UPDATE tenants SET mass_change_threshold = $2, updated_at = now() WHERE id = $1", &[&id, &t]).await?
-            }
-            "custom_field_mapping" => {
-                let v: serde_json::Value = serde_json::from_str(value)
-                    .ok()
-                    .filter(serde_json::Value::is_object)
-                    .ok_or_else(|| bad("a JSON object"))?;
-                client.execute("UPDATE tenants SET custom_field_mapping = $2, updated_at = now() WHERE id = $1", &[&id, &v]).await?
-            }
-            _ => return Err(StoreError::Invalid(format!("unknown setting {key}"))),
-        };
-        if updated == 0 {
-            return Err(StoreError::NotFound(format!("tenant {id}")));
-        }
-        self.tenant(id).await
-    }
-}
-
-/// Time-zone names are checked with the same database the mapping uses.
-mod chrono_tz_check {
-    pub use hris_mapping::Tz;
 }

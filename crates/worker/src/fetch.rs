@@ -99,6 +99,7 @@ pub fn policy_of(tenant: &Tenant) -> TenantPolicy {
         &s.invite_policy,
         s.invite_days_before,
     ))
+    .with_identity(&s.scope_filter, &s.first_name_source)
 }
 
 /// One fetch's reading of Kombo and writing of pages; [`registry::fetch`]
@@ -258,6 +259,7 @@ fn record(endpoint: Endpoint, stats: &PageStats) {
         ("deactivated", stats.deactivated),
         ("unchanged", stats.unchanged),
         ("held", stats.held),
+        ("conflict", stats.conflicts),
     ] {
         if n > 0 {
             metrics::counter!("records_applied_total", "endpoint" => path, "kind" => kind)

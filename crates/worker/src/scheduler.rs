@@ -88,5 +88,8 @@ pub async fn tick(ctx: &WorkerContext, config: &SchedulerConfig) -> Result<Tick,
     report.invitations_due = store.release_due_invitations().await?;
     (report.deactivated, report.held) = store.apply_due_deactivations().await?;
     metrics::counter!("scheduled_full_syncs_total").increment(report.full_syncs as u64);
+    // Every tenant's together: a tenant label would make one series per customer.
+    let conflicts = store.open_identity_conflicts().await?;
+    metrics::gauge!("identity_conflicts_open").set(conflicts as f64);
     Ok(report)
 }

@@ -30,8 +30,16 @@ pub async fn run(db: DatabaseArgs, tenant: String, user: String, json: bool) -> 
         }
         Err(e) => return Err(e.into()),
     };
-    let issues = store.record_issues_of(&tenant, &state.kombo_id).await?;
-    let history = store.history(&tenant, "user", &state.kombo_id).await?;
+    let record = state.kombo_id.clone().unwrap_or_default();
+    let issues = store.record_issues_of(&tenant, &record).await?;
+    let history = store.user_history(&tenant, state.id).await?;
+    let (emails, links) = store.user_identity(state.id).await?;
+    let conflicts: Vec<_> = store
+        .identity_conflicts(&tenant, false)
+        .await?
+        .into_iter()
+        .filter(|c| c.user_ids.contains(&state.id) || Some(&c.kombo_id) == state.kombo_id.as_ref())
+        .collect();
     // Dead letters are per fetch, not per person: those of the tenant's
     // employee sync that are still pending may hold this user's latest change.
     let dead = store
@@ -46,13 +54,20 @@ pub async fn run(db: DatabaseArgs, tenant: String, user: String, json: bool) -> 
         )
         .await?;
     if json {
-        let out = json!({ "user": state, "history": history, "dead_letters": dead, "record_issues": issues });
+        let out = json!({
+            "user": state, "emails": emails, "linked_records": links, "identity_conflicts": conflicts,
+            "history": history, "dead_letters": dead, "record_issues": issues,
+        });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
     println!(
         "user {} (Kombo {}) of tenant {tenant}",
-        state.id, state.kombo_id
+        state.id,
+        state
+            .kombo_id
+            .as_deref()
+            .unwrap_or("-: created by the platform")
     );
     println!(
         "  status        {}{}",
@@ -99,6 +114,38 @@ pub async fn run(db: DatabaseArgs, tenant: String, user: String, json: bool) -> 
         state.location.as_deref().unwrap_or("-")
     );
     println!("  deleted in HR {}", when(state.remote_deleted_at));
+    if let Some(reason) = &state.pending_deactivation_reason {
+        println!(
+            "  pending       deactivation ({reason}) at {}, unless the person comes back",
+            when(state.pending_deactivation_at)
+        );
+    }
+    if let Some(evidence) = &state.deactivation_evidence {
+        println!("  evidence      {evidence}");
+    }
+    for e in &emails {
+        let until = e
+            .replaced_at
+            .map(|t| format!("until {}", when(Some(t))))
+            .unwrap_or_else(|| "current".into());
+        println!("  email seen    {} ({until}; {})", e.email, e.why);
+    }
+    for l in &links {
+        let until = l
+            .unlinked_at
+            .map(|t| format!("until {}", when(Some(t))))
+            .unwrap_or_else(|| "current".into());
+        println!(
+            "  HR record     {} (by {}, {until})",
+            l.kombo_id, l.linked_by
+        );
+    }
+    for c in &conflicts {
+        println!(
+            "  CONFLICT {}   record {} {} — see `hris-sync tenant identity --tenant {tenant}`",
+            c.id, c.kombo_id, c.kind
+        );
+    }
     println!(
         "  last change   {} (Kombo changed_at {})",
         when(Some(state.updated_at)),

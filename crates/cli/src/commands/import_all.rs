@@ -139,7 +139,7 @@ async fn preview(
             .iter()
             .map(|e| map_employee(e, &policy, now))
             .collect();
-        let plan = store.preview_users(&tenant.id, mapped).await?;
+        let plan = store.preview_users(&tenant.id, mapped).await?.plan;
         stats.add(&plan.stats);
         for w in plan.writes {
             let fields: Vec<_> = w

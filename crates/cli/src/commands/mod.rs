@@ -3,6 +3,7 @@ pub mod all;
 pub mod demo;
 pub mod dlq;
 pub mod explain;
+pub mod identity;
 pub mod import_all;
 pub mod migrate;
 pub mod ops;

@@ -78,6 +78,13 @@ pub async fn run(command: TenantCommand) -> anyhow::Result<()> {
             guard,
             actor,
         } => super::tenant_ops::decide(&db.store()?, &tenant, false, &guard, &actor.actor).await?,
+        TenantCommand::Identity {
+            action,
+            db,
+            tenant,
+            all,
+            json,
+        } => super::identity::run(action, db, tenant, all, json).await?,
         TenantCommand::Set { db, id, key, value } => {
             print(&db.store()?.set_tenant_setting(&id, &key, &value).await?)?
         }

@@ -77,11 +77,13 @@ pub async fn status(store: &Store, tenant: &str, json_out: bool) -> anyhow::Resu
             .sum()
     };
     let (skipped, altered) = (issues_of("skipped"), issues_of("altered"));
+    let conflicts = store.identity_conflicts(tenant, false).await?.len();
     if json_out {
         let out = json!({
             "tenant": t.id, "integration_id": t.kombo_integration_id, "state": t.integration_state,
             "entities": entities, "held_changes": held.len(), "pending_dead_letters": dead_count,
             "record_issues": { "skipped": skipped, "altered": altered },
+            "identity_conflicts": conflicts,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
@@ -114,7 +116,7 @@ pub async fn status(store: &Store, tenant: &str, json_out: bool) -> anyhow::Resu
         );
     }
     println!(
-        "  held changes: {}   pending dead letters: {dead_count}   record issues: {skipped} set aside, {altered} altered",
+        "  held changes: {}   pending dead letters: {dead_count}   record issues: {skipped} set aside, {altered} altered   identity conflicts: {conflicts}",
         held.len()
     );
     if skipped + altered > 0 {

@@ -6,12 +6,14 @@
 //! budget is never exceeded) is a property test.
 
 mod generic;
+mod identity;
 mod users;
 
 pub use generic::{RecordChanges, is_stale, plan_writes};
+pub use identity::{IdentifiedPage, RecordConflict, Relink, linked, plan_page};
 pub use users::{
-    Decision, HeldDeactivation, StoredUser, UserPlan, UserWrite, decide, newest_per_id, plan_users,
-    screen,
+    Decision, HeldDeactivation, PageRules, Pending, StoredUser, UserPlan, UserWrite, decide,
+    newest_per_id, plan_users, screen,
 };
 
 use serde_json::Value;
@@ -27,11 +29,14 @@ pub struct PageStats {
     pub unchanged: u32,
     pub held: u32,
     pub failed: u32,
+    /// Records that matched ambiguously (identity conflicts): nobody changed.
+    pub conflicts: u32,
 }
 
 impl PageStats {
-    /// created, updated, deactivated, unchanged, held, failed (as SQL integers).
-    pub fn columns(&self) -> [i32; 6] {
+    /// created, updated, deactivated, unchanged, held, failed, conflicts (as
+    /// SQL integers).
+    pub fn columns(&self) -> [i32; 7] {
         [
             self.created,
             self.updated,
@@ -39,6 +44,7 @@ impl PageStats {
             self.unchanged,
             self.held,
             self.failed,
+            self.conflicts,
         ]
         .map(|n| i32::try_from(n).unwrap_or(i32::MAX))
     }
@@ -50,6 +56,7 @@ impl PageStats {
         self.unchanged += other.unchanged;
         self.held += other.held;
         self.failed += other.failed;
+        self.conflicts += other.conflicts;
     }
 }
 

@@ -9,17 +9,58 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{PageStats, created_entry, is_stale};
-use crate::employee::MappedUser;
+use crate::employee::{MappedUser, reason};
 use crate::guard::{Standing, standing};
+use crate::identity::{IdentityMatch, UserId};
 use crate::{FieldChange, UserFields, UserStatus, diff};
 
 /// Fields a held deactivation keeps as they were.
 const DEACTIVATION_FIELDS: [&str; 2] = ["status", "deactivation_reason"];
 
+/// What a tenant decided for its pages of users, and the page's clock.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageRules {
+    pub identity: IdentityMatch,
+    /// How long a user deleted upstream stays active in case the HR system
+    /// re-creates them (`deactivation_grace_seconds`); zero deactivates at once.
+    pub grace: chrono::Duration,
+    /// A relinked leaver who comes back is invited again (`rehire_invite`).
+    pub rehire_invite: bool,
+    pub now: DateTime<Utc>,
+}
+
+impl PageRules {
+    /// The defaults of a new tenant, except a grace of zero.
+    pub fn immediate(now: DateTime<Utc>) -> Self {
+        Self {
+            identity: IdentityMatch::Email,
+            grace: chrono::Duration::zero(),
+            rehire_invite: true,
+            now,
+        }
+    }
+}
+
+/// A deactivation decided but not yet due, with its reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub at: DateTime<Utc>,
+    pub reason: String,
+}
+
 /// A stored user as the planner sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredUser {
+    pub id: UserId,
+    /// The synced fields; `kombo_id` is empty for a user the platform created.
     pub fields: UserFields,
+    /// Normalised emails, the current one first, then earlier ones.
+    pub emails: Vec<String>,
+    /// Records it was linked to before its current one.
+    pub former_kombo_ids: Vec<String>,
+    /// Invited already, or signed in: never invited again by an adoption.
+    pub invited: bool,
+    pub pending: Option<Pending>,
     pub teams: Vec<String>,
     /// Kombo's `changed_at` of the stored snapshot.
     pub changed_at: Option<DateTime<Utc>>,
@@ -27,6 +68,25 @@ pub struct StoredUser {
     pub rejected_for: Option<DateTime<Utc>>,
     /// A deactivation of this user waits for approval.
     pub held: bool,
+}
+
+impl StoredUser {
+    /// A user with these fields and nothing else known: its current email
+    /// only, no former links, never invited, nothing pending or held.
+    pub fn new(id: UserId, fields: UserFields) -> Self {
+        Self {
+            id,
+            emails: fields.email.clone().into_iter().collect(),
+            fields,
+            former_kombo_ids: Vec::new(),
+            invited: false,
+            pending: None,
+            teams: Vec::new(),
+            changed_at: None,
+            rejected_for: None,
+            held: false,
+        }
+    }
 }
 
 /// One user row to write, with what changes.
@@ -42,6 +102,10 @@ pub struct UserWrite {
     pub is_new: bool,
     /// Stored as active before this write.
     pub was_active: bool,
+    /// A deactivation waiting out the grace period (or none).
+    pub pending: Option<Pending>,
+    /// A returning person: a sent or cancelled invitation is scheduled anew.
+    pub reinvite: bool,
 }
 
 impl UserWrite {
@@ -68,6 +132,12 @@ pub struct UserPlan {
     pub staged: Vec<(String, String)>,
     /// Users whose pending hold the HR data took back (active again).
     pub superseded: Vec<String>,
+    /// Users an HR record takes over, written before the rows.
+    pub relinks: Vec<super::identity::Relink>,
+    /// Records that matched ambiguously: nothing written for them.
+    pub conflicts: Vec<super::identity::RecordConflict>,
+    /// Records that matched cleanly: their open conflicts close.
+    pub matched: Vec<String>,
     pub stats: PageStats,
 }
 
@@ -86,10 +156,15 @@ pub fn newest_per_id(page: Vec<MappedUser>) -> Vec<MappedUser> {
     by_id.into_values().collect()
 }
 
-/// What writing `page` over `stored` changes.
-pub fn plan_users(stored: &HashMap<String, StoredUser>, page: &[MappedUser]) -> UserPlan {
+/// What writing `page` over `stored` (by Kombo id) changes.
+pub fn plan_users(
+    stored: &HashMap<String, StoredUser>,
+    page: &[MappedUser],
+    rules: &PageRules,
+) -> UserPlan {
     let mut plan = UserPlan::default();
     for mapped in page {
+        let mapped = &with_grace(mapped, stored.get(&mapped.user.kombo_id), rules);
         let mut teams = mapped.team_kombo_ids.clone();
         teams.sort();
         let old = stored.get(&mapped.user.kombo_id);
@@ -105,6 +180,14 @@ pub fn plan_users(stored: &HashMap<String, StoredUser>, page: &[MappedUser]) -> 
                 field: "teams",
                 old: old_teams.map_or(Value::Null, Value::from),
                 new: Value::from(teams.clone()),
+            });
+        }
+        let old_pending = old.and_then(|o| o.pending.as_ref());
+        if old.is_some() && old_pending != mapped.pending.as_ref() {
+            changes.push(FieldChange {
+                field: "pending_deactivation",
+                old: pending_json(old_pending),
+                new: pending_json(mapped.pending.as_ref()),
             });
         }
         if old.is_none() {
@@ -128,6 +211,8 @@ pub fn plan_users(stored: &HashMap<String, StoredUser>, page: &[MappedUser]) -> 
             changes,
             is_new: old.is_none(),
             was_active: old.is_some_and(|o| o.fields.status == UserStatus::Active),
+            pending: mapped.pending.clone(),
+            reinvite: false,
         };
         if write.deactivates() {
             plan.stats.deactivated += 1;
@@ -135,6 +220,59 @@ pub fn plan_users(stored: &HashMap<String, StoredUser>, page: &[MappedUser]) -> 
         plan.writes.push(write);
     }
     plan
+}
+
+/// A record deleted upstream keeps its active user through the grace period:
+/// the HR system may re-create the person under a new id, who then takes the
+/// same user over. The deadline runs from when we first saw the deletion (a
+/// stored one is kept), not from Kombo's timestamp, which may be old news.
+/// Any other sighting of a record clears what was pending.
+fn with_grace(mapped: &MappedUser, old: Option<&StoredUser>, rules: &PageRules) -> Graced {
+    let mut graced = Graced {
+        record: mapped.clone(),
+        pending: None,
+    };
+    let deleted = mapped.user.deactivation_reason.as_deref() == Some(reason::DELETED_UPSTREAM);
+    let Some(old) = old.filter(|o| deleted && o.fields.status == UserStatus::Active) else {
+        return graced;
+    };
+    if rules.grace <= chrono::Duration::zero() {
+        return graced;
+    }
+    let at = match &old.pending {
+        Some(p) if p.reason == reason::DELETED_UPSTREAM => p.at,
+        _ => rules.now + rules.grace,
+    };
+    if at > rules.now {
+        graced.record.user.status = UserStatus::Active;
+        graced.record.user.deactivation_reason = None;
+        graced.pending = Some(Pending {
+            at,
+            reason: reason::DELETED_UPSTREAM.to_owned(),
+        });
+    }
+    graced
+}
+
+/// A mapped user with what is pending for it.
+struct Graced {
+    record: MappedUser,
+    pending: Option<Pending>,
+}
+
+impl std::ops::Deref for Graced {
+    type Target = MappedUser;
+
+    fn deref(&self) -> &MappedUser {
+        &self.record
+    }
+}
+
+fn pending_json(pending: Option<&Pending>) -> Value {
+    pending.map_or(
+        Value::Null,
+        |p| serde_json::json!({ "at": p.at.to_rfc3339(), "reason": p.reason }),
+    )
 }
 
 /// The guard's first look at a plan: users with a pending hold or a rejected

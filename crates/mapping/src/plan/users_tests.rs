@@ -51,17 +51,24 @@ fn page_of(employees: &[Employee]) -> Vec<MappedUser> {
     )
 }
 
+fn rules() -> PageRules {
+    PageRules::immediate(now())
+}
+
+fn stored(fields: UserFields) -> StoredUser {
+    StoredUser::new(UserId(0), fields)
+}
+
 /// What the store holds after writing `plan`.
-fn apply(plan: &UserPlan, stored: &mut HashMap<String, StoredUser>) {
+fn apply(plan: &UserPlan, into: &mut HashMap<String, StoredUser>) {
     for w in &plan.writes {
-        stored.insert(
+        into.insert(
             w.user.kombo_id.clone(),
             StoredUser {
-                fields: w.user.clone(),
                 teams: w.teams.clone(),
                 changed_at: w.changed_at,
-                rejected_for: None,
-                held: false,
+                pending: w.pending.clone(),
+                ..stored(w.user.clone())
             },
         );
     }
@@ -75,14 +82,7 @@ fn all_active(page: &[MappedUser]) -> HashMap<String, StoredUser> {
             fields.status = UserStatus::Active;
             fields.deactivation_reason = None;
             fields.first_name = Some("before".to_owned());
-            let stored = StoredUser {
-                fields,
-                teams: Vec::new(),
-                changed_at: None,
-                rejected_for: None,
-                held: false,
-            };
-            (m.user.kombo_id.clone(), stored)
+            (m.user.kombo_id.clone(), stored(fields))
         })
         .collect()
 }
@@ -93,10 +93,10 @@ proptest! {
     fn replaying_a_page_is_a_no_op(employees in prop::collection::vec(any_employee(), 0..30)) {
         let page = page_of(&employees);
         let mut stored = HashMap::new();
-        let first = plan_users(&stored, &page);
+        let first = plan_users(&stored, &page, &rules());
         prop_assert_eq!(first.stats.created as usize, page.len());
         apply(&first, &mut stored);
-        let second = plan_users(&stored, &page);
+        let second = plan_users(&stored, &page, &rules());
         prop_assert!(second.writes.is_empty(), "{:?}", second.writes);
         prop_assert_eq!(second.stats.unchanged as usize, page.len());
     }
@@ -108,8 +108,8 @@ proptest! {
         older.id = newer.id.clone();
         older.changed_at = (now() - Duration::days(30)).to_rfc3339();
         let mut stored = HashMap::new();
-        apply(&plan_users(&stored, &page_of(&[newer])), &mut stored);
-        let plan = plan_users(&stored, &page_of(&[older]));
+        apply(&plan_users(&stored, &page_of(&[newer]), &rules()), &mut stored);
+        let plan = plan_users(&stored, &page_of(&[older]), &rules());
         prop_assert!(plan.writes.is_empty());
     }
 
@@ -132,7 +132,7 @@ proptest! {
                 s.held = true;
             }
         }
-        let mut plan = plan_users(&stored, &page);
+        let mut plan = plan_users(&stored, &page, &rules());
         let open = screen(&mut plan, &page, &stored);
         let open_ids: Vec<String> = open.iter().map(|&i| plan.writes[i].user.kombo_id.clone()).collect();
         for id in &open_ids {
@@ -171,13 +171,87 @@ proptest! {
         if let Some(s) = stored.get_mut(&employee.id) {
             s.rejected_for = incoming;
         }
-        let mut plan = plan_users(&stored, &page);
+        let mut plan = plan_users(&stored, &page, &rules());
         prop_assert!(screen(&mut plan, &page, &stored).is_empty());
         prop_assert!(plan.writes.iter().all(|w| !w.deactivates()));
         if let Some(s) = stored.get_mut(&employee.id) {
             s.rejected_for = incoming.map(|t| t - Duration::seconds(1));
         }
-        let mut plan = plan_users(&stored, &page);
+        let mut plan = plan_users(&stored, &page, &rules());
         prop_assert_eq!(screen(&mut plan, &page, &stored).len(), 1);
     }
+}
+
+#[test]
+fn a_deletion_upstream_waits_out_the_grace_period_then_deactivates() {
+    let employee = Employee {
+        id: "E1".into(),
+        remote_deleted_at: Some((now() - Duration::days(3)).to_rfc3339()),
+        changed_at: now().to_rfc3339(),
+        ..Employee::default()
+    };
+    let page = page_of(std::slice::from_ref(&employee));
+    let stored = all_active(&page);
+    let rules = PageRules {
+        grace: Duration::hours(24),
+        ..rules()
+    };
+    // Kombo's deletion is three days old; the grace runs from our sighting.
+    let plan = plan_users(&stored, &page, &rules);
+    let write = &plan.writes[0];
+    assert_eq!(write.user.status, UserStatus::Active);
+    assert!(!write.deactivates());
+    assert_eq!(
+        write.pending,
+        Some(Pending {
+            at: now() + Duration::hours(24),
+            reason: "deleted_upstream".into()
+        })
+    );
+    // Seen again within the grace: the deadline stands, nothing changes.
+    let mut after = stored.clone();
+    apply(&plan, &mut after);
+    let later = PageRules {
+        now: now() + Duration::hours(23),
+        ..rules.clone()
+    };
+    assert!(plan_users(&after, &page, &later).writes.is_empty());
+    // Past the deadline: deactivated, with its reason.
+    let due = PageRules {
+        now: now() + Duration::hours(25),
+        ..rules
+    };
+    let mut stale = after.clone();
+    if let Some(s) = stale.get_mut("E1") {
+        s.changed_at = None;
+    }
+    let plan = plan_users(&stale, &page, &due);
+    assert!(plan.writes[0].deactivates());
+    assert_eq!(
+        plan.writes[0].user.deactivation_reason.as_deref(),
+        Some("deleted_upstream")
+    );
+    assert_eq!(plan.writes[0].pending, None);
+}
+
+#[test]
+fn a_sighting_clears_a_pending_deactivation() {
+    let employee = Employee {
+        id: "E1".into(),
+        changed_at: now().to_rfc3339(),
+        ..Employee::default()
+    };
+    let page = page_of(std::slice::from_ref(&employee));
+    let mut stored = all_active(&page);
+    if let Some(s) = stored.get_mut("E1") {
+        s.fields.first_name = page[0].user.first_name.clone();
+        s.pending = Some(Pending {
+            at: now(),
+            reason: "missing_from_full_sync".into(),
+        });
+    }
+    let plan = plan_users(&stored, &page, &rules());
+    assert_eq!(plan.writes.len(), 1);
+    assert_eq!(plan.writes[0].pending, None);
+    assert_eq!(plan.writes[0].changes[0].field, "pending_deactivation");
 }

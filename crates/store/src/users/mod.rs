@@ -9,7 +9,6 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::GenericClient;
-use hris_mapping::UserFields;
 use hris_mapping::employee::MappedUser;
 use serde_json::Value;
 use tokio_postgres::Row;
@@ -19,8 +18,9 @@ use crate::apply::{ApplyContext, ids_by_keys, select_by_keys};
 use crate::record_issues::{NewRecordIssue, Severity, Stage};
 use crate::row::RowExt;
 use hris_mapping::plan::UserWrite;
-pub(crate) use read::load_stored;
+pub(crate) use read::load_known;
 
+pub(crate) mod identity;
 mod read;
 
 /// Column arrays for one UNNEST upsert.
@@ -50,17 +50,17 @@ struct Batch {
     teams: Vec<Value>,
     changed_at: Vec<Option<DateTime<Utc>>>,
     deactivate_at: Vec<Option<DateTime<Utc>>>,
+    pending_at: Vec<Option<DateTime<Utc>>>,
+    pending_reason: Vec<Option<String>>,
 }
 
 impl Batch {
-    fn push(
-        &mut self,
-        u: &UserFields,
-        teams: &[String],
-        changed_at: Option<DateTime<Utc>>,
-        deactivate_at: Option<DateTime<Utc>>,
-    ) {
-        self.deactivate_at.push(deactivate_at);
+    fn push(&mut self, w: &UserWrite) {
+        let u = &w.user;
+        self.deactivate_at.push(w.deactivate_at);
+        self.pending_at.push(w.pending.as_ref().map(|p| p.at));
+        self.pending_reason
+            .push(w.pending.as_ref().map(|p| p.reason.clone()));
         self.kombo_id.push(u.kombo_id.clone());
         self.remote_id.push(u.remote_id.clone());
         self.employee_number.push(u.employee_number.clone());
@@ -82,8 +82,8 @@ impl Batch {
         self.avatar_url.push(u.avatar_url.clone());
         self.custom_fields.push(u.custom_fields.clone());
         self.remote_deleted_at.push(u.remote_deleted_at);
-        self.teams.push(Value::from(teams.to_vec()));
-        self.changed_at.push(changed_at);
+        self.teams.push(Value::from(w.teams.clone()));
+        self.changed_at.push(w.changed_at);
     }
 }
 
@@ -96,7 +96,7 @@ pub(crate) async fn write(
 ) -> Result<HashMap<String, i64>, StoreError> {
     let mut batch = Batch::default();
     for w in writes {
-        batch.push(&w.user, &w.teams, w.changed_at, w.deactivate_at);
+        batch.push(w);
     }
     let ids = upsert(tx, ctx, &batch).await?;
     let changed: Vec<(&str, &[String])> = writes
@@ -155,8 +155,10 @@ async fn upsert(
             email_status, job_title, hire_date, leave_date, status, employment_status, deactivation_reason,
             manager_kombo_id, primary_team_kombo_id, location_kombo_id, legal_entity_kombo_id,
             employment_type, avatar_url, custom_fields, remote_deleted_at, hris_team_kombo_ids,
-            kombo_changed_at, deactivate_at, fetched_at, manager_user_id, primary_team_id, primary_location_id)
+            kombo_changed_at, deactivate_at, pending_deactivation_at, pending_deactivation_reason,
+            fetched_at, deactivation_evidence, manager_user_id, primary_team_id, primary_location_id)
          SELECT $1, r.*, $25,
+            CASE WHEN r.status = 'deactivated' THEN jsonb_build_object('sync_run', $29::uuid, 'event', $30::text) END,
             -- References resolved in the same write when their target exists
             -- already: a second UPDATE of every row doubled an import's writes.
             (SELECT m.id FROM users m WHERE m.tenant_id = $1 AND m.kombo_id = r.manager),
@@ -165,11 +167,12 @@ async fn upsert(
          FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
             $7::text[], $8::text[], $9::text[], $10::date[], $11::date[], $12::text[], $13::text[],
             $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[],
-            $21::jsonb[], $22::timestamptz[], $23::jsonb[], $24::timestamptz[], $26::timestamptz[])
+            $21::jsonb[], $22::timestamptz[], $23::jsonb[], $24::timestamptz[], $26::timestamptz[],
+            $27::timestamptz[], $28::text[])
             AS r(kombo_id, remote_id, employee_number, first_name, last_name, email, email_status, job_title,
                  hire_date, leave_date, status, employment_status, deactivation_reason, manager, team,
                  location, legal_entity, employment_type, avatar_url, custom_fields, remote_deleted_at,
-                 teams, changed_at, deactivate_at)
+                 teams, changed_at, deactivate_at, pending_at, pending_reason)
          ON CONFLICT (tenant_id, kombo_id) DO UPDATE SET
             remote_id = EXCLUDED.remote_id, employee_number = EXCLUDED.employee_number,
             first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name, email = EXCLUDED.email,
@@ -185,6 +188,11 @@ async fn upsert(
             custom_fields = EXCLUDED.custom_fields, remote_deleted_at = EXCLUDED.remote_deleted_at,
             hris_team_kombo_ids = EXCLUDED.hris_team_kombo_ids,
             kombo_changed_at = EXCLUDED.kombo_changed_at, deactivate_at = EXCLUDED.deactivate_at,
+            pending_deactivation_at = EXCLUDED.pending_deactivation_at,
+            pending_deactivation_reason = EXCLUDED.pending_deactivation_reason,
+            deactivation_evidence = CASE
+                WHEN EXCLUDED.status = 'deactivated' AND users.status = 'active' THEN EXCLUDED.deactivation_evidence
+                ELSE users.deactivation_evidence END,
             fetched_at = EXCLUDED.fetched_at, manager_user_id = EXCLUDED.manager_user_id,
             primary_team_id = EXCLUDED.primary_team_id, primary_location_id = EXCLUDED.primary_location_id,
             -- The guard's budget counts deactivations syncs made by themselves.
@@ -200,6 +208,7 @@ async fn upsert(
             &b.status, &b.employment_status, &b.deactivation_reason, &b.manager, &b.team,
             &b.location, &b.legal_entity, &b.employment_type, &b.avatar_url, &b.custom_fields,
             &b.remote_deleted_at, &b.teams, &b.changed_at, &ctx.fetched_at, &b.deactivate_at,
+            &b.pending_at, &b.pending_reason, &ctx.sync_run_id, &ctx.cause_event_id,
         ],
     )
     .await?;

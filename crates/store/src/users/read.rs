@@ -2,17 +2,15 @@
 //! (`hris_mapping::plan`) sees them, and the read-only previews of
 //! `import-all --dry-run`, which run the same planner as the real write.
 
-use std::collections::HashMap;
-
 use deadpool_postgres::GenericClient;
-use hris_mapping::email::EmailStatus;
+use hris_mapping::email::{EmailStatus, normalise};
 use hris_mapping::employee::MappedUser;
-use hris_mapping::plan::{StoredUser, UserPlan, newest_per_id, plan_users};
+use hris_mapping::identity::{IdentityMatch, UserId};
+use hris_mapping::plan::{IdentifiedPage, Pending, StoredUser, newest_per_id, plan_page};
 use hris_mapping::{UserFields, UserStatus};
 use serde_json::Value;
 use tokio_postgres::Row;
 
-use crate::apply::select_by_keys;
 use crate::row::RowExt;
 use crate::{Store, StoreError};
 
@@ -21,18 +19,37 @@ const USER_COLUMNS: &str = "kombo_id, remote_id, employee_number, first_name, la
     job_title, hire_date, leave_date, status, employment_status, deactivation_reason, manager_kombo_id, \
     primary_team_kombo_id, location_kombo_id, legal_entity_kombo_id, employment_type, avatar_url, \
     custom_fields, remote_deleted_at, hris_team_kombo_ids, kombo_changed_at, deactivation_rejected_for, \
-    EXISTS (SELECT 1 FROM held_changes h WHERE h.user_id = users.id AND h.state = 'pending') AS held";
+    EXISTS (SELECT 1 FROM held_changes h WHERE h.user_id = users.id AND h.state = 'pending') AS held, \
+    id, pending_deactivation_at, pending_deactivation_reason, \
+    ARRAY(SELECT e.email FROM user_emails e WHERE e.user_id = users.id AND e.replaced_at IS NOT NULL \
+          ORDER BY e.replaced_at DESC) AS former_emails, \
+    ARRAY(SELECT l.kombo_id FROM user_links l WHERE l.user_id = users.id AND l.unlinked_at IS NOT NULL) AS former_kombo_ids, \
+    (last_sign_in_at IS NOT NULL OR EXISTS (SELECT 1 FROM invitations i WHERE i.user_id = users.id \
+        AND i.state IN ('due', 'sent'))) AS invited";
 
 fn stored_from_row(row: &Row) -> Result<StoredUser, StoreError> {
     let teams: Value = row.col("hris_team_kombo_ids")?;
+    let email: Option<String> = row.col("email")?;
+    // The platform writes its users' emails as typed: normalise here.
+    let mut emails: Vec<String> = normalise(email.as_deref()).0.into_iter().collect();
+    emails.extend(row.col::<Vec<String>>("former_emails")?);
+    let pending_at: Option<chrono::DateTime<chrono::Utc>> = row.col("pending_deactivation_at")?;
+    let pending_reason: Option<String> = row.col("pending_deactivation_reason")?;
     Ok(StoredUser {
+        id: UserId(row.col("id")?),
+        emails,
+        former_kombo_ids: row.col("former_kombo_ids")?,
+        invited: row.col("invited")?,
+        pending: pending_at
+            .zip(pending_reason)
+            .map(|(at, reason)| Pending { at, reason }),
         fields: UserFields {
-            kombo_id: row.col("kombo_id")?,
+            kombo_id: row.col::<Option<String>>("kombo_id")?.unwrap_or_default(),
             remote_id: row.col("remote_id")?,
             employee_number: row.col("employee_number")?,
             first_name: row.col("first_name")?,
             last_name: row.col("last_name")?,
-            email: row.col("email")?,
+            email,
             email_status: EmailStatus::parse(row.col("email_status")?),
             job_title: row.col("job_title")?,
             hire_date: row.col("hire_date")?,
@@ -56,36 +73,79 @@ fn stored_from_row(row: &Row) -> Result<StoredUser, StoreError> {
     })
 }
 
-pub(crate) async fn load_stored(
+/// The tenant's users a page may concern: linked to one of its records (now
+/// or before), holding one of its emails (now or before), or, when the rule
+/// uses them, one of its employee numbers. Each key is looked up through its
+/// index (a join on arrays made PostgreSQL scan the tenant's users).
+pub(crate) async fn load_known(
     client: &impl GenericClient,
     tenant_id: &str,
     page: &[MappedUser],
+    rule: IdentityMatch,
     for_update: bool,
-) -> Result<HashMap<String, StoredUser>, StoreError> {
+) -> Result<Vec<StoredUser>, StoreError> {
     let ids: Vec<&str> = page.iter().map(|m| m.user.kombo_id.as_str()).collect();
-    let lock = if for_update { "FOR NO KEY UPDATE" } else { "" };
-    client
+    let emails: Vec<&str> = page
+        .iter()
+        .filter(|m| m.user.email_status == EmailStatus::Ok)
+        .filter_map(|m| m.user.email.as_deref())
+        .collect();
+    let numbers: Vec<&str> = if rule == IdentityMatch::EmailThenEmployeeNumber {
+        page.iter()
+            .filter_map(|m| m.user.employee_number.as_deref().map(str::trim))
+            .filter(|n| !n.is_empty())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let by = |keys: &str, table: &str, column: &str, key: &str| {
+        format!(
+            "SELECT r.{column} AS id FROM UNNEST({keys}::text[]) AS k(key) CROSS JOIN LATERAL \
+             (SELECT {column} FROM {table} WHERE tenant_id = $1 AND {key} = k.key OFFSET 0) AS r"
+        )
+    };
+    let user_ids: Vec<i64> = client
         .query(
-            &select_by_keys("users", USER_COLUMNS, "kombo_id", lock),
-            &[&tenant_id, &ids],
+            &format!(
+                "SELECT DISTINCT id FROM ({} UNION ALL {} UNION ALL {} UNION ALL {} UNION ALL {}) AS found",
+                by("$2", "users", "id", "kombo_id"),
+                by("$2", "user_links", "user_id", "kombo_id"),
+                by("$3", "users", "id", "lower(btrim(email))"),
+                by("$3", "user_emails", "user_id", "email"),
+                by("$4", "users", "id", "btrim(employee_number)"),
+            ),
+            &[&tenant_id, &ids, &emails, &numbers],
         )
         .await?
         .iter()
-        .map(|row| stored_from_row(row).map(|s| (s.fields.kombo_id.clone(), s)))
+        .map(|r| r.col("id"))
+        .collect::<Result<_, _>>()?;
+    let lock = if for_update { "FOR NO KEY UPDATE" } else { "" };
+    client
+        .query(
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ANY($1) ORDER BY id {lock}"),
+            &[&user_ids],
+        )
+        .await?
+        .iter()
+        .map(stored_from_row)
         .collect()
 }
 
 impl Store {
-    /// What applying `page` would change, read-only (for `--dry-run`).
+    /// What applying `page` would change, read-only (for `--dry-run`): the
+    /// same identity step and planner as the real write.
     pub async fn preview_users(
         &self,
         tenant_id: &str,
         page: Vec<MappedUser>,
-    ) -> Result<UserPlan, StoreError> {
+    ) -> Result<IdentifiedPage, StoreError> {
         let client = self.client().await?;
         let page = newest_per_id(page);
-        let stored = load_stored(&client, tenant_id, &page, false).await?;
-        Ok(plan_users(&stored, &page))
+        let rules = crate::users::identity::page_rules(&client, tenant_id).await?;
+        let known = load_known(&client, tenant_id, &page, rules.identity, false).await?;
+        let decisions = crate::users::identity::decisions(&client, tenant_id, &page).await?;
+        Ok(plan_page(&known, &page, &decisions, &rules))
     }
 }
 
@@ -100,7 +160,7 @@ impl Store {
         client
             .query(
                 "SELECT kombo_id FROM users WHERE tenant_id = $1 AND status = 'active'
-                 AND NOT (kombo_id = ANY($2)) ORDER BY kombo_id",
+                 AND kombo_id IS NOT NULL AND NOT (kombo_id = ANY($2)) ORDER BY kombo_id",
                 &[&tenant_id, &seen],
             )
             .await?

@@ -9,13 +9,15 @@
 //! completed: a partial or failed listing marks nothing.
 
 use hris_mapping::employee::{MappedUser, reason};
-use hris_mapping::plan::{newest_per_id, plan_users};
+use hris_mapping::plan::{newest_per_id, plan_page};
 
 use crate::apply::{ApplyContext, PageStats, RecordChanges, begin_page, log_changes};
 use crate::org::{upsert_stub_legal_entities, upsert_stub_locations, upsert_stub_teams};
 use crate::row::RowExt;
 use crate::{Store, StoreError};
 use hris_types::SyncedEntity;
+
+mod missing;
 
 impl Store {
     /// Applies one page of employees in one transaction.
@@ -41,12 +43,18 @@ impl Store {
         )
         .await?;
 
-        let stored = crate::users::load_stored(&tx, &ctx.tenant_id, &page, true).await?;
-        let mut plan = plan_users(&stored, &page);
-        crate::guard::guard_page(&tx, ctx, &page, &stored, &mut plan).await?;
+        let rules = crate::users::identity::page_rules(&tx, &ctx.tenant_id).await?;
+        let known =
+            crate::users::load_known(&tx, &ctx.tenant_id, &page, rules.identity, true).await?;
+        let decisions = crate::users::identity::decisions(&tx, &ctx.tenant_id, &page).await?;
+        let mut identified = plan_page(&known, &page, &decisions, &rules);
+        crate::guard::guard_page(&tx, ctx, &mut identified).await?;
+        let plan = identified.plan;
         let stats = plan.stats;
+        crate::users::identity::relink(&tx, ctx, &plan.relinks).await?;
         if !plan.writes.is_empty() {
             let ids = crate::users::write(&tx, ctx, &plan.writes).await?;
+            crate::users::identity::record_links_and_emails(&tx, ctx, &plan.writes, &ids).await?;
             crate::lifecycle::schedule_invitations(&tx, &plan.writes, &ids, &ctx.tenant_id).await?;
             let logged: Vec<RecordChanges> = plan
                 .writes
@@ -61,6 +69,7 @@ impl Store {
         crate::guard::hold(&tx, ctx, &plan.held).await?;
         crate::guard::stage(&tx, ctx, &plan.staged).await?;
         crate::guard::supersede(&tx, &ctx.tenant_id, &plan.superseded).await?;
+        crate::users::identity::record_conflicts(&tx, ctx, &plan.conflicts, &plan.matched).await?;
         crate::users::record_notes(&tx, ctx, &page).await?;
         crate::full_sync::mark_seen(&tx, ctx, page.iter().map(|m| m.user.kombo_id.as_str()))
             .await?;
@@ -95,8 +104,10 @@ impl Store {
         let mut stats = PageStats::default();
         let (record_type, sql) = match entity {
             SyncedEntity::Employees => {
+                let marks_vanished = complete && missing::mark(&tx, ctx, run).await?;
                 let batch =
-                    crate::guard::full_listing_batch(&tx, &ctx.tenant_id, run, complete).await?;
+                    crate::guard::full_listing_batch(&tx, &ctx.tenant_id, run, marks_vanished)
+                        .await?;
                 stats = crate::guard::decide_batch(
                     &tx,
                     &ctx.tenant_id,
@@ -149,7 +160,9 @@ impl Store {
         Ok(stats)
     }
 
-    /// Deactivates users whose leave day has ended, with change-log entries,
+    /// Deactivates users whose leave day has ended, or whose deletion upstream
+    /// outlasted the grace period (no re-created record took them over), with
+    /// change-log entries,
     /// through the mass-change guard: each tenant's due users are one batch,
     /// applied within its budget or held together. Users with a pending hold
     /// wait for the decision. Returns (deactivated, held).
@@ -159,8 +172,9 @@ impl Store {
             client
                 .query(
                     "SELECT DISTINCT tenant_id FROM users
-                     WHERE status = 'active' AND deactivate_at <= now()",
-                    &[],
+                     WHERE status = 'active' AND (deactivate_at <= now()
+                        OR (pending_deactivation_at <= now() AND pending_deactivation_reason = $1))",
+                    &[&reason::DELETED_UPSTREAM],
                 )
                 .await?
                 .iter()
@@ -173,21 +187,23 @@ impl Store {
             let tx = client.transaction().await?;
             let batch: Vec<(i64, String)> = tx
                 .query(
-                    "SELECT u.id FROM users u
-                     WHERE u.tenant_id = $1 AND u.status = 'active' AND u.deactivate_at <= now()
+                    "SELECT u.id, CASE WHEN u.deactivate_at <= now() THEN $2 ELSE $3 END AS reason FROM users u
+                     WHERE u.tenant_id = $1 AND u.status = 'active'
+                       AND (u.deactivate_at <= now()
+                            OR (u.pending_deactivation_at <= now() AND u.pending_deactivation_reason = $3))
                        AND NOT EXISTS (SELECT 1 FROM held_changes h WHERE h.user_id = u.id AND h.state = 'pending')
                      ORDER BY u.id FOR NO KEY UPDATE OF u SKIP LOCKED",
-                    &[&tenant],
+                    &[&tenant, &reason::LEFT, &reason::DELETED_UPSTREAM],
                 )
                 .await?
                 .iter()
-                .map(|r| Ok((r.col("id")?, reason::LEFT.to_owned())))
+                .map(|r| Ok((r.col("id")?, r.col("reason")?)))
                 .collect::<Result<_, StoreError>>()?;
             let stats = crate::guard::decide_batch(
                 &tx,
                 &tenant,
                 &batch,
-                "schedule: leave date reached",
+                "schedule: leave date or grace period reached",
                 None,
             )
             .await?;
