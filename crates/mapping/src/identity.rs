@@ -158,6 +158,7 @@ pub fn resolve(candidates: &[Candidate], page: &[Arrival], rule: IdentityMatch) 
         .filter(|a| a.ended)
         .map(|a| a.kombo_id.as_str())
         .collect();
+    let in_page: BTreeSet<&str> = page.iter().map(|a| a.kombo_id.as_str()).collect();
     let live_in_page: BTreeSet<&str> = page
         .iter()
         .filter(|a| !a.ended)
@@ -190,6 +191,18 @@ pub fn resolve(candidates: &[Candidate], page: &[Arrival], rule: IdentityMatch) 
                 });
             }
             if let Some(c) = by_kombo.get(a.kombo_id.as_str()) {
+                // A linked record whose (new) email another live user holds
+                // would make two active users with one email: it waits.
+                if let Some(held) = a.email.as_deref().filter(|_| !a.ended).and_then(|email| {
+                    candidates.iter().find(|o| {
+                        o.user != c.user
+                            && o.emails.first().map(String::as_str) == Some(email)
+                            && !o.record_ended
+                            && o.kombo_id.as_deref().is_none_or(|k| !in_page.contains(k))
+                    })
+                }) {
+                    return Identity::Conflict(Conflict::EmailHeld { user: held.user });
+                }
                 return Identity::Linked(c.user);
             }
             // A record that handed its user over (a late copy of its deletion,

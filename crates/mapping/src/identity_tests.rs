@@ -335,13 +335,21 @@ proptest! {
     }
 
     #[test]
-    fn a_known_kombo_id_is_linked_unless_its_email_is_shared_or_it_was_superseded(
+    fn a_known_kombo_id_is_linked_unless_its_email_is_shared_held_or_superseded(
         users in any_candidates(), page in any_page(), rule in any_rule()
     ) {
         for (a, identity) in page.iter().zip(resolve(&users, &page, rule)) {
             if let Some(c) = users.iter().find(|c| c.kombo_id.as_deref() == Some(&a.kombo_id)) {
+                // Held: another live user's current email is this record's.
+                let held_by_another = |holder: UserId| {
+                    users.iter().any(|o| {
+                        o.user == holder && o.user != c.user && !o.record_ended
+                            && o.emails.first() == a.email.as_ref()
+                    })
+                };
                 let ok = identity == Identity::Linked(c.user)
                     || matches!(identity, Identity::Conflict(Conflict::SharedEmail { .. }))
+                    || matches!(identity, Identity::Conflict(Conflict::EmailHeld { user }) if held_by_another(user))
                     || (a.ended && matches!(identity, Identity::Superseded { .. }));
                 prop_assert!(ok, "{:?} for {:?}", identity, a);
             }
@@ -386,5 +394,34 @@ fn a_decision_overrides_matching() {
     assert_eq!(
         resolve(&users, &[create, ignore], IdentityMatch::Email),
         vec![Identity::Create, Identity::Ignored]
+    );
+}
+
+#[test]
+fn a_linked_record_that_takes_an_email_another_live_user_holds_waits() {
+    let users = [
+        user(1, Some("K1"), "ada@x.com", None),
+        user(2, Some("K2"), "bob@x.com", None),
+    ];
+    // Bob's record now says ada@: Ada is live and not in the page.
+    assert_eq!(
+        resolve(
+            &users,
+            &[record("K2", Some("ada@x.com"), None)],
+            IdentityMatch::Email
+        ),
+        vec![Identity::Conflict(Conflict::EmailHeld { user: UserId(1) })]
+    );
+    // The same page moves Ada to another address: no conflict.
+    assert_eq!(
+        resolve(
+            &users,
+            &[
+                record("K1", Some("ada2@x.com"), None),
+                record("K2", Some("ada@x.com"), None)
+            ],
+            IdentityMatch::Email
+        ),
+        vec![Identity::Linked(UserId(1)), Identity::Linked(UserId(2))]
     );
 }

@@ -50,6 +50,9 @@ pub struct Company {
     pub absences: BTreeMap<String, SimAbsence>,
     pub rng: StdRng,
     pub next_number: u64,
+    /// Records a `vanish` took out of every listing, for `restore` (an HR
+    /// export that missed people once).
+    pub vanished: BTreeMap<String, SimEmployee>,
 }
 
 pub(crate) const FIRST_NAMES: &[&str] = &[

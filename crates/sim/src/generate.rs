@@ -56,6 +56,7 @@ impl Company {
             absences: BTreeMap::new(),
             rng: StdRng::seed_from_u64(spec.seed ^ 0x5eed),
             next_number: 1,
+            vanished: BTreeMap::new(),
         };
         let size = spec.employees.max(1);
 

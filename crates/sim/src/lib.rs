@@ -14,6 +14,7 @@ pub mod ids;
 pub mod listing;
 pub mod mutate;
 pub mod records;
+mod reidentify;
 pub mod render;
 pub mod state;
 pub mod webhooks;

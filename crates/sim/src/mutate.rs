@@ -61,6 +61,10 @@ pub enum Mutation {
     Vanish {
         employee_ids: Vec<String>,
     },
+    /// Puts vanished records back, unchanged (they were missed, not gone).
+    Restore {
+        employee_ids: Vec<String>,
+    },
     RenameGroup {
         group_id: String,
         name: String,
@@ -84,6 +88,18 @@ pub enum Mutation {
     },
     CancelAbsence {
         absence_id: String,
+    },
+    /// The same person under a new Kombo id: the HR system deleted the record
+    /// and created it again, or (with `terminate_old`) ended the old contract
+    /// and started a new one (a contractor made permanent).
+    Recreate {
+        employee_id: String,
+        #[serde(default)]
+        terminate_old: bool,
+    },
+    ChangeLegalEntity {
+        employee_id: String,
+        legal_entity_id: String,
     },
 }
 
@@ -111,17 +127,17 @@ pub struct MutationOutcome {
 #[error("{0}")]
 pub struct MutationError(pub String);
 
-const EMPLOYEE_MODELS: &[&str] = &["hris_employees", "hris_employments"];
+pub(crate) const EMPLOYEE_MODELS: &[&str] = &["hris_employees", "hris_employments"];
 
 impl Company {
-    fn employee_mut(&mut self, id: &str) -> Result<&mut SimEmployee, MutationError> {
+    pub(crate) fn employee_mut(&mut self, id: &str) -> Result<&mut SimEmployee, MutationError> {
         self.employees
             .get_mut(id)
             .ok_or_else(|| MutationError(format!("no employee {id}")))
     }
 
     /// Marks `id` changed; its reports embed it (`manager`), so they change too.
-    fn touch_employee(&mut self, id: &str, now: DateTime<Utc>, own_fields: bool) {
+    pub(crate) fn touch_employee(&mut self, id: &str, now: DateTime<Utc>, own_fields: bool) {
         if let Some(e) = self.employees.get_mut(id) {
             e.updated_at = now;
             if own_fields {
@@ -329,7 +345,22 @@ impl Company {
             }
             Mutation::Vanish { employee_ids } => {
                 for id in &employee_ids {
-                    self.employees.remove(id);
+                    if let Some(e) = self.employees.remove(id) {
+                        self.vanished.insert(id.clone(), e);
+                    }
+                }
+                MutationOutcome {
+                    id: None,
+                    models: Vec::new(),
+                }
+            }
+            Mutation::Restore { employee_ids } => {
+                for id in &employee_ids {
+                    let e = self
+                        .vanished
+                        .remove(id)
+                        .ok_or_else(|| MutationError(format!("no vanished employee {id}")))?;
+                    self.employees.insert(id.clone(), e);
                 }
                 MutationOutcome {
                     id: None,
@@ -418,6 +449,14 @@ impl Company {
                     models: models(&["hris_absences"]),
                 }
             }
+            Mutation::Recreate {
+                employee_id,
+                terminate_old,
+            } => self.recreate(&employee_id, terminate_old, now)?,
+            Mutation::ChangeLegalEntity {
+                employee_id,
+                legal_entity_id,
+            } => self.change_legal_entity(&employee_id, legal_entity_id, now)?,
             Mutation::CancelAbsence { absence_id } => {
                 let a = self
                     .absences
