@@ -272,3 +272,67 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_first_name_comes_from_the_tenants_chosen_source() {
+    let mut fields = serde_json::Map::new();
+    fields.insert("preferred_name".into(), serde_json::json!(" Kate "));
+    let employee = Employee {
+        id: "E1".into(),
+        first_name: Some("Katherine".into()),
+        custom_fields: Some(fields),
+        changed_at: "2026-01-01T00:00:00Z".into(),
+        ..Employee::default()
+    };
+    let now = chrono::Utc::now();
+    let plain = TenantPolicy::default();
+    assert_eq!(
+        map_employee(&employee, &plain, now)
+            .user
+            .first_name
+            .as_deref(),
+        Some("Katherine")
+    );
+    let preferred = TenantPolicy::default()
+        .with_identity(&serde_json::json!({}), "custom_field:preferred_name");
+    assert_eq!(
+        map_employee(&employee, &preferred, now)
+            .user
+            .first_name
+            .as_deref(),
+        Some("Kate")
+    );
+    let missing =
+        TenantPolicy::default().with_identity(&serde_json::json!({}), "custom_field:nickname");
+    assert_eq!(
+        map_employee(&employee, &missing, now)
+            .user
+            .first_name
+            .as_deref(),
+        Some("Katherine"),
+        "an empty source falls back to first_name"
+    );
+}
+
+#[test]
+fn someone_outside_the_scope_filter_is_marked_out_of_scope() {
+    let employee = Employee {
+        id: "E1".into(),
+        legal_entity_id: Some("LE2".into()),
+        employment_status: Some("ACTIVE".into()),
+        changed_at: "2026-01-01T00:00:00Z".into(),
+        ..Employee::default()
+    };
+    let policy = TenantPolicy::default().with_identity(
+        &serde_json::json!({"legal_entities": ["LE1"]}),
+        "first_name",
+    );
+    let mapped = map_employee(&employee, &policy, chrono::Utc::now());
+    assert!(!mapped.in_scope);
+    assert_eq!(
+        mapped.user.deactivation_reason.as_deref(),
+        Some("out_of_scope")
+    );
+    let everyone = TenantPolicy::default();
+    assert!(map_employee(&employee, &everyone, chrono::Utc::now()).in_scope);
+}

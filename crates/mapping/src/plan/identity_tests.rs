@@ -282,3 +282,58 @@ proptest! {
         prop_assert_eq!(unique.len(), new_emails.len());
     }
 }
+
+fn any_raw_email() -> impl Strategy<Value = String> {
+    prop_oneof![
+        // Shared mailboxes, case and spaces around one address.
+        prop::sample::select(vec!["hr@x.com", " HR@X.COM ", "Hr@x.com\t"]).prop_map(str::to_owned),
+        // Unicode, no @, several @, empty: whatever an HR system holds.
+        "[a-zA-Zäöüß@. ]{0,12}",
+        ".{0,20}",
+    ]
+}
+
+proptest! {
+    /// Any addresses, many records sharing one: the page is planned without
+    /// a panic, never creates two active users with one address, and never
+    /// writes a record it found in conflict.
+    #[test]
+    fn any_emails_have_a_defined_outcome(
+        raw in prop::collection::vec((any_raw_email(), any::<bool>()), 1..10),
+        platform in prop::collection::vec(any_raw_email(), 0..4),
+    ) {
+        let known: Vec<StoredUser> = platform
+            .iter()
+            .enumerate()
+            .map(|(i, email)| user(100 + i as i64, None, email))
+            .collect();
+        let employees: Vec<Employee> = raw
+            .iter()
+            .enumerate()
+            .map(|(i, (email, deleted))| {
+                let mut e = employee(&format!("K{i}"), email);
+                if *deleted {
+                    e.remote_deleted_at = Some(now().to_rfc3339());
+                }
+                e
+            })
+            .collect();
+        let out = plan_page(&known, &mapped(&employees), &no_decisions(), &rules());
+        let conflicted: BTreeSet<&str> =
+            out.plan.conflicts.iter().map(|c| c.kombo_id.as_str()).collect();
+        let mut active_emails = BTreeSet::new();
+        for w in &out.plan.writes {
+            prop_assert!(!conflicted.contains(w.user.kombo_id.as_str()));
+            if w.user.status == UserStatus::Active
+                && w.user.email_status == crate::email::EmailStatus::Ok
+                && let Some(email) = &w.user.email
+            {
+                prop_assert!(active_emails.insert(email.clone()), "two active users with {email}");
+            }
+        }
+        let mut adopted = BTreeSet::new();
+        for r in &out.plan.relinks {
+            prop_assert!(adopted.insert(r.user));
+        }
+    }
+}
