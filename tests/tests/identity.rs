@@ -344,3 +344,120 @@ async fn an_email_change_keeps_the_earlier_address_which_still_finds_the_user() 
     assert_eq!(explained["user"]["email"], json!(new_email));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_person_decides_a_conflict_and_every_later_sync_obeys() -> anyhow::Result<()> {
+    let (stack, integration) = Stack::imported("acme", 20, 55).await?;
+    // Two new hires share the HR team's mailbox.
+    let mut hires = Vec::new();
+    for _ in 0..2 {
+        let hired = stack
+            .sim
+            .mutate(&integration, json!({"op": "hire", "start_in_days": -1}))
+            .await?;
+        let id = hired["id"].as_str().unwrap_or_default().to_owned();
+        stack
+            .sim
+            .mutate(
+                &integration,
+                json!({"op": "change_email", "employee_id": id, "email": "HR@acme.example"}),
+            )
+            .await?;
+        hires.push(id);
+    }
+    stack.flush_webhooks().await?;
+    stack.settle(SETTLE).await?;
+    assert_eq!(user_of(&stack, &hires[0]).await?, None);
+    assert_eq!(user_of(&stack, &hires[1]).await?, None);
+    let client = stack.store.client().await?;
+    let conflict_of = |kombo: String| {
+        let client = &client;
+        async move {
+            let id: i64 = client
+                .query_one(
+                    "SELECT id FROM identity_conflicts WHERE kombo_id = $1 AND state = 'open' AND kind = 'shared_email'",
+                    &[&kombo],
+                )
+                .await?
+                .get(0);
+            anyhow::Ok(id.to_string())
+        }
+    };
+    let (first, second) = (
+        conflict_of(hires[0].clone()).await?,
+        conflict_of(hires[1].clone()).await?,
+    );
+    // Linking a user whose record is live is refused, and changes nothing.
+    let someone = user_of(&stack, &people(&stack, &integration).await?[0].0)
+        .await?
+        .expect("imported")
+        .to_string();
+    let (code, _, stderr) = stack
+        .cli_status(&[
+            "tenant",
+            "identity",
+            "resolve",
+            "--tenant",
+            "acme",
+            "--conflict",
+            &first,
+            "--link",
+            &someone,
+        ])
+        .await?;
+    assert_eq!(code, Some(4), "{stderr}");
+    stack
+        .cli(&[
+            "tenant",
+            "identity",
+            "resolve",
+            "--tenant",
+            "acme",
+            "--conflict",
+            &first,
+            "--create",
+            "--actor",
+            "ops-alice",
+        ])
+        .await?;
+    stack
+        .cli(&[
+            "tenant",
+            "identity",
+            "resolve",
+            "--tenant",
+            "acme",
+            "--conflict",
+            &second,
+            "--ignore",
+        ])
+        .await?;
+    for _ in 0..2 {
+        stack.request_sync("acme", FetchKind::Full).await?;
+        stack.settle(SETTLE).await?;
+        assert!(
+            user_of(&stack, &hires[0]).await?.is_some(),
+            "created as decided"
+        );
+        assert_eq!(
+            user_of(&stack, &hires[1]).await?,
+            None,
+            "ignored as decided"
+        );
+        let open = stack
+            .count(
+                "SELECT count(*) FROM identity_conflicts WHERE tenant_id = $1 AND state = 'open'",
+                "acme",
+            )
+            .await?;
+        assert_eq!(open, 0, "a decided conflict does not come back");
+    }
+    let audited = stack
+        .scalar(
+            "SELECT count(*) FROM identity_conflicts WHERE id = $1 AND resolved_by = 'ops-alice'",
+            &[&first.parse::<i64>()?],
+        )
+        .await?;
+    assert_eq!(audited, 1);
+    Ok(())
+}

@@ -88,7 +88,8 @@ pub struct Arrival {
 /// A person's standing decision about a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decided {
-    /// A user of its own, whatever its email matches.
+    /// Applied on its own, whatever its email matches: its own user (a new
+    /// one if it has none).
     Create,
     /// Never synced.
     Ignore,
@@ -175,8 +176,12 @@ pub fn resolve(candidates: &[Candidate], page: &[Arrival], rule: IdentityMatch) 
         .map(|a| {
             match a.decided {
                 Some(Decided::Ignore) => return Identity::Ignored,
-                Some(Decided::Create) if !by_kombo.contains_key(a.kombo_id.as_str()) => {
-                    return Identity::Create;
+                // Applied on its own, whatever its email matches: its own
+                // user if it has one, a new one otherwise.
+                Some(Decided::Create) => {
+                    return by_kombo
+                        .get(a.kombo_id.as_str())
+                        .map_or(Identity::Create, |c| Identity::Linked(c.user));
                 }
                 _ => {}
             }

@@ -395,6 +395,17 @@ fn a_decision_overrides_matching() {
         resolve(&users, &[create, ignore], IdentityMatch::Email),
         vec![Identity::Create, Identity::Ignored]
     );
+    // A linked record decided "on its own" keeps its user, email or not.
+    let linked = [
+        user(1, Some("K1"), "ada@x.com", None),
+        user(2, Some("K2"), "bob@x.com", None),
+    ];
+    let mut own = record("K2", Some("ada@x.com"), None);
+    own.decided = Some(Decided::Create);
+    assert_eq!(
+        resolve(&linked, &[own], IdentityMatch::Email),
+        vec![Identity::Linked(UserId(2))]
+    );
 }
 
 #[test]

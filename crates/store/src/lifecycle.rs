@@ -102,7 +102,7 @@ impl Store {
         if approve {
             tx.execute(
                 "WITH target AS (
-                    SELECT h.user_id, h.reason, u.kombo_id, u.status AS old_status, u.deactivation_reason AS old_reason
+                    SELECT h.id, h.user_id, h.reason, u.kombo_id, u.status AS old_status, u.deactivation_reason AS old_reason
                     FROM held_changes h JOIN users u ON u.id = h.user_id
                     WHERE h.tenant_id = $1 AND h.state = 'pending'
                       AND ($3::text[] IS NULL OR h.user_kombo_id = ANY($3))
@@ -118,7 +118,9 @@ impl Store {
                     UPDATE invitations i SET state = 'cancelled', cancel_reason = 'left before being invited', updated_at = now()
                     FROM target t WHERE i.user_id = t.user_id AND i.state IN ('scheduled', 'due'))
                  UPDATE users u SET status = 'deactivated', deactivation_reason = t.reason,
-                    deactivate_at = NULL, updated_at = now()
+                    deactivate_at = NULL, updated_at = now(),
+                    pending_deactivation_at = NULL, pending_deactivation_reason = NULL,
+                    deactivation_evidence = jsonb_build_object('approved_by', $2::text, 'held_change', t.id)
                  FROM target t WHERE u.id = t.user_id",
                 &[&tenant_id, &actor, &only],
             )

@@ -95,26 +95,33 @@ pub async fn status(store: &Store, tenant: &str, json_out: bool) -> anyhow::Resu
         t.kombo_integration_id.as_deref().unwrap_or("-"),
         t.integration_state
     );
-    println!(
-        "  {:<12} {:<20} {:<20} {:<20} {:>8}  LAST ERROR",
-        "ENTITY", "LAST INCREMENTAL", "LAST FULL", "WATERMARK", "LAG"
-    );
+    let mut rows = crate::output::table(&[
+        "ENTITY",
+        "LAST INCREMENTAL",
+        "LAST FULL",
+        "WATERMARK",
+        "LAG",
+        "LAST ERROR",
+    ]);
     for e in &entities {
         let lag = e
             .last_fetch_started_at
             .map(|t| format!("{}s", (Utc::now() - t).num_seconds()))
             .unwrap_or_else(|| "-".into());
-        println!(
-            "  {:<12} {:<20} {:<20} {:<20} {:>8}  {}{}",
-            e.entity,
+        rows.add_row(vec![
+            e.entity.to_string(),
             when(e.last_incremental_at),
             when(e.last_full_at),
             when(e.watermark),
             lag,
-            e.last_error.as_deref().unwrap_or("-"),
-            if e.fetching { "  (fetching now)" } else { "" }
-        );
+            format!(
+                "{}{}",
+                e.last_error.as_deref().unwrap_or("-"),
+                if e.fetching { "  (fetching now)" } else { "" }
+            ),
+        ]);
     }
+    println!("{rows}");
     println!(
         "  held changes: {}   pending dead letters: {dead_count}   record issues: {skipped} set aside, {altered} altered   identity conflicts: {conflicts}",
         held.len()
