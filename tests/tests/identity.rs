@@ -392,46 +392,23 @@ async fn a_person_decides_a_conflict_and_every_later_sync_obeys() -> anyhow::Res
         .await?
         .expect("imported")
         .to_string();
-    let (code, _, stderr) = stack
-        .cli_status(&[
-            "tenant",
-            "identity",
-            "resolve",
-            "--tenant",
-            "acme",
-            "--conflict",
-            &first,
-            "--link",
-            &someone,
-        ])
-        .await?;
+    let resolve = |conflict: &str, how: &[&str]| {
+        let mut args = vec!["tenant", "identity", "resolve", "--tenant", "acme"];
+        args.extend(["--conflict", conflict]);
+        args.extend(how);
+        args.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let refused = resolve(&first, &["--link", &someone]);
+    let refused: Vec<&str> = refused.iter().map(String::as_str).collect();
+    let (code, _, stderr) = stack.cli_status(&refused).await?;
     assert_eq!(code, Some(4), "{stderr}");
-    stack
-        .cli(&[
-            "tenant",
-            "identity",
-            "resolve",
-            "--tenant",
-            "acme",
-            "--conflict",
-            &first,
-            "--create",
-            "--actor",
-            "ops-alice",
-        ])
-        .await?;
-    stack
-        .cli(&[
-            "tenant",
-            "identity",
-            "resolve",
-            "--tenant",
-            "acme",
-            "--conflict",
-            &second,
-            "--ignore",
-        ])
-        .await?;
+    for args in [
+        resolve(&first, &["--create", "--actor", "ops-alice"]),
+        resolve(&second, &["--ignore"]),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        stack.cli(&args).await?;
+    }
     for _ in 0..2 {
         stack.request_sync("acme", FetchKind::Full).await?;
         stack.settle(SETTLE).await?;
