@@ -272,3 +272,64 @@ async fn people_outside_the_scope_are_never_created_and_leaving_it_goes_through_
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_returning_leaver_gets_their_user_back_and_one_new_invitation() -> anyhow::Result<()> {
+    let (stack, integration) = Stack::imported("acme", 20, 64).await?;
+    let all = employees(&stack, &integration).await?;
+    let x = still_employed(&all)[0].to_owned();
+    let client = stack.store.client().await?;
+    let user: i64 = client
+        .query_one(
+            "SELECT id FROM users WHERE tenant_id = 'acme' AND kombo_id = $1",
+            &[&x],
+        )
+        .await?
+        .get("id");
+    // The platform invited them long ago; then they left.
+    client
+        .execute(
+            "INSERT INTO invitations (user_id, tenant_id, due_at, state) VALUES ($1, 'acme', now() - interval '1 year', 'sent')
+             ON CONFLICT (user_id) DO UPDATE SET state = 'sent'",
+            &[&user],
+        )
+        .await?;
+    stack
+        .sim
+        .mutate(
+            &integration,
+            json!({"op": "terminate", "employee_id": x, "days_from_today": -10}),
+        )
+        .await?;
+    stack.flush_webhooks().await?;
+    stack.settle(SETTLE).await?;
+    assert_eq!(state(&stack, &x).await?.0, "deactivated");
+
+    // Rehired under a new record, with the same email.
+    let back = stack
+        .sim
+        .mutate(
+            &integration,
+            json!({"op": "recreate", "employee_id": x, "terminate_old": true}),
+        )
+        .await?;
+    let back = back["id"].as_str().unwrap_or_default().to_owned();
+    stack.flush_webhooks().await?;
+    stack.settle(SETTLE).await?;
+    assert_eq!(state(&stack, &back).await?, active(), "reactivated");
+    let same = stack
+        .scalar(
+            "SELECT count(*) FROM users WHERE id = $1 AND kombo_id = $2",
+            &[&user, &back],
+        )
+        .await?;
+    assert_eq!(same, 1, "the same users.id, with its history");
+    let invitations: Vec<String> = client
+        .query("SELECT state FROM invitations WHERE user_id = $1", &[&user])
+        .await?
+        .iter()
+        .map(|r| r.get("state"))
+        .collect();
+    assert_eq!(invitations, ["scheduled"], "invited again, once");
+    Ok(())
+}
