@@ -98,8 +98,8 @@ fn print_summary(
         );
     } else {
         println!(
-            "{status}: created {}, updated {}, deactivated {}, unchanged {}, held {}, failed {}",
-            s.created, s.updated, s.deactivated, s.unchanged, s.held, s.failed
+            "{status}: created {}, updated {}, deactivated {}, unchanged {}, held {}, failed {}, identity conflicts {}",
+            s.created, s.updated, s.deactivated, s.unchanged, s.held, s.failed, s.conflicts
         );
     }
     Ok(())
@@ -126,6 +126,8 @@ async fn preview(
     let mut seen = Vec::new();
     let mut stats = PageStats::default();
     let mut changes = Vec::new();
+    let mut conflicts = Vec::new();
+    let mut adoptions = Vec::new();
     let mut set_aside = 0usize;
     while let Some(page) = pages.try_next().await? {
         // Records that would be set aside still count as seen (a sync never
@@ -141,6 +143,14 @@ async fn preview(
             .collect();
         let plan = store.preview_users(&tenant.id, mapped).await?.plan;
         stats.add(&plan.stats);
+        conflicts.extend(
+            plan.conflicts.iter().map(
+                |c| json!({ "kombo_id": c.kombo_id, "conflict": format!("{:?}", c.conflict) }),
+            ),
+        );
+        adoptions.extend(plan.relinks.iter().map(
+            |r| json!({ "user_id": r.user.0, "from": r.from, "to": r.to, "by": format!("{:?}", r.by) }),
+        ));
         for w in plan.writes {
             let fields: Vec<_> = w
                 .changes
@@ -158,7 +168,8 @@ async fn preview(
     if json_out {
         let out = json!({
             "dry_run": true, "tenant_id": tenant.id, "changes": changes, "vanished": vanished,
-            "summary": stats, "set_aside": set_aside, "guard": { "allowed": allowed, "used": budget.used, "threshold": threshold, "deactivating": deactivating, "would_hold": would_hold },
+            "summary": stats, "set_aside": set_aside,
+            "identity_conflicts": conflicts, "relinks": adoptions, "guard": { "allowed": allowed, "used": budget.used, "threshold": threshold, "deactivating": deactivating, "would_hold": would_hold },
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
@@ -175,8 +186,22 @@ async fn preview(
             );
         }
     }
+    for r in &adoptions {
+        println!(
+            "= user {} would be taken over by record {} (was {}, matched {})",
+            r["user_id"], r["to"], r["from"], r["by"]
+        );
+    }
+    for c in &conflicts {
+        println!(
+            "! record {}: identity conflict {}, nothing would change",
+            c["kombo_id"], c["conflict"]
+        );
+    }
     for id in &vanished {
-        println!("- user {id}: missing from the listing, would be deactivated");
+        println!(
+            "- user {id}: missing from the listing: marked missing, deactivated only if still missing after the grace period"
+        );
     }
     if would_hold {
         println!(

@@ -150,7 +150,7 @@ impl Store {
 }
 
 impl Store {
-    /// Active users a full listing with `seen` ids would find missing.
+    /// Active users a full listing with `seen` ids would deactivate as missing.
     pub async fn preview_vanished(
         &self,
         tenant_id: &str,
@@ -159,8 +159,14 @@ impl Store {
         let client = self.client().await?;
         client
             .query(
-                "SELECT kombo_id FROM users WHERE tenant_id = $1 AND status = 'active'
-                 AND kombo_id IS NOT NULL AND NOT (kombo_id = ANY($2)) ORDER BY kombo_id",
+                // As the listing's end decides: nobody after an empty listing;
+                // with a grace period, only those already missing past it.
+                "SELECT u.kombo_id FROM users u JOIN tenants t ON t.id = u.tenant_id
+                 WHERE u.tenant_id = $1 AND u.status = 'active' AND cardinality($2::text[]) > 0
+                 AND u.kombo_id IS NOT NULL AND NOT (u.kombo_id = ANY($2))
+                 AND (t.deactivation_grace_seconds = 0
+                      OR (u.pending_deactivation_reason = 'missing_from_full_sync' AND u.pending_deactivation_at <= now()))
+                 ORDER BY u.kombo_id",
                 &[&tenant_id, &seen],
             )
             .await?
