@@ -438,3 +438,69 @@ async fn a_person_decides_a_conflict_and_every_later_sync_obeys() -> anyhow::Res
     assert_eq!(audited, 1);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fixing_one_side_of_a_shared_mailbox_settles_both_without_a_full_sync() -> anyhow::Result<()>
+{
+    let (stack, integration) = Stack::imported("acme", 20, 56).await?;
+    let mut hires = Vec::new();
+    for _ in 0..2 {
+        let hired = stack
+            .sim
+            .mutate(
+                &integration,
+                json!({"op": "hire", "start_in_days": -1, "silent": true}),
+            )
+            .await?;
+        let id = hired["id"].as_str().unwrap_or_default().to_owned();
+        stack
+            .sim
+            .mutate(
+                &integration,
+                json!({"op": "change_email", "employee_id": id, "email": "team@acme.example", "silent": true}),
+            )
+            .await?;
+        hires.push(id);
+    }
+    // Announced later, so that the next watermark (this fetch's start minus
+    // its overlap) is past the hires: a later incremental fetch will not
+    // list them again by itself.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let anyone = people(&stack, &integration).await?[0].0.clone();
+    stack
+        .sim
+        .mutate(
+            &integration,
+            json!({"op": "promote", "employee_id": anyone, "job_title": "Announcer"}),
+        )
+        .await?;
+    stack.flush_webhooks().await?;
+    stack.settle(SETTLE).await?;
+    let open = "SELECT count(*) FROM identity_conflicts WHERE tenant_id = $1 AND state = 'open'";
+    assert_eq!(stack.count(open, "acme").await?, 2, "both sides wait");
+    // The HR system gives the second hire an address of their own; only that
+    // record changes, and only it is in the webhook's fetch.
+    stack
+        .sim
+        .mutate(
+            &integration,
+            json!({"op": "change_email", "employee_id": hires[1], "email": "second.hire@acme.example"}),
+        )
+        .await?;
+    stack.flush_webhooks().await?;
+    stack.settle(SETTLE).await?;
+    assert_eq!(stack.count(open, "acme").await?, 0);
+    for (hire, email) in hires
+        .iter()
+        .zip(["team@acme.example", "second.hire@acme.example"])
+    {
+        let found = stack
+            .scalar(
+                "SELECT count(*) FROM users WHERE kombo_id = $1 AND email = $2 AND status = 'active'",
+                &[hire, &email],
+            )
+            .await?;
+        assert_eq!(found, 1, "{hire} has its user with {email}");
+    }
+    Ok(())
+}

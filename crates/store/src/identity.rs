@@ -159,6 +159,34 @@ impl Store {
         row.read()
     }
 
+    /// Records of open conflicts that a fetch started at `since` may have
+    /// settled without reading them: the other record of a shared email was
+    /// applied since, or the user holding the email changed since. At most
+    /// 100, oldest first; each is read again once per such change (reading
+    /// it refreshes `last_seen_at`).
+    pub async fn conflicts_to_recheck(
+        &self,
+        tenant_id: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        let client = self.client().await?;
+        client
+            .query(
+                "SELECT c.kombo_id FROM identity_conflicts c
+                 WHERE c.tenant_id = $1 AND c.state = 'open' AND c.last_seen_at < $2
+                   AND (EXISTS (SELECT 1 FROM identity_conflicts o
+                                WHERE o.tenant_id = $1 AND o.kombo_id = ANY(c.other_kombo_ids)
+                                  AND o.state = 'resolved' AND o.resolved_at >= $2)
+                        OR EXISTS (SELECT 1 FROM users u WHERE u.id = ANY(c.user_ids) AND u.updated_at >= $2))
+                 ORDER BY c.id LIMIT 100",
+                &[&tenant_id, &since],
+            )
+            .await?
+            .iter()
+            .map(|r| r.col("kombo_id"))
+            .collect()
+    }
+
     /// A user's emails, newest first, and the records it was linked to.
     pub async fn user_identity(
         &self,

@@ -139,6 +139,38 @@ impl Fetch<'_> {
             .map_err(Failure::from)
     }
 
+    /// Reads again, by id, the records of open identity conflicts this
+    /// incremental fetch may have settled without listing them (the other
+    /// record of a shared mailbox got its own address): a fix in the HR system
+    /// resolves both sides now, not at the next full sync. A full listing read
+    /// every record already.
+    pub(crate) async fn recheck_conflicts<L: Listing>(&self) -> Result<(), Failure> {
+        if self.apply.track_seen {
+            return Ok(());
+        }
+        let ids = self
+            .ctx
+            .store
+            .conflicts_to_recheck(&self.apply.tenant_id, self.apply.fetched_at)
+            .await?;
+        if ids.is_empty() {
+            return Ok(());
+        }
+        tracing::info!(tenant_id = %self.apply.tenant_id, records = ids.len(), "reading identity conflicts again");
+        let again = Fetch {
+            ctx: self.ctx,
+            integration: self.integration,
+            query: ListQuery {
+                ids,
+                include_deleted: true,
+                ..ListQuery::default()
+            },
+            apply: self.apply.clone(),
+            policy: self.policy.clone(),
+        };
+        again.pages::<L>().await.map(|_| ())
+    }
+
     /// Feeds each page, in order, to `apply`, stamping when it was read. The
     /// next page is read from Kombo while this one is written (at most
     /// `PREFETCH` ahead, so memory stays bounded whatever the company's size).

@@ -46,7 +46,8 @@ pub(crate) async fn fetch(fetch: &Fetch<'_>, entity: SyncedEntity) -> Result<(),
             if fetch.policy.has(Scope::LegalEntity) {
                 fetch.pages::<LegalEntities>().await?;
             }
-            fetch.listing::<Employees>(entity).await
+            fetch.listing::<Employees>(entity).await?;
+            fetch.recheck_conflicts::<Employees>().await
         }
         SyncedEntity::Teams => fetch.listing::<Groups>(entity).await,
         SyncedEntity::Locations => fetch.listing::<Locations>(entity).await,
