@@ -33,6 +33,19 @@ async fn user_of(stack: &Stack, kombo_id: &str) -> anyhow::Result<Option<i64>> {
         .map(|r| r.get("id")))
 }
 
+/// The HR system changes a record's work email (`silent`: no webhook).
+async fn change_email(
+    stack: &Stack,
+    integration: &str,
+    id: &str,
+    email: &str,
+    silent: bool,
+) -> anyhow::Result<()> {
+    let op = json!({"op": "change_email", "employee_id": id, "email": email, "silent": silent});
+    stack.sim.mutate(integration, op).await?;
+    Ok(())
+}
+
 /// Active users of the tenant that share a normalised email with another.
 async fn duplicated_emails(stack: &Stack) -> anyhow::Result<i64> {
     stack
@@ -219,13 +232,7 @@ async fn two_live_records_with_one_email_are_a_conflict_until_fixed_upstream() -
         user_of(&stack, ada).await?.expect("imported"),
         user_of(&stack, bob).await?.expect("imported"),
     );
-    stack
-        .sim
-        .mutate(
-            &integration,
-            json!({"op": "change_email", "employee_id": bob, "email": ada_email}),
-        )
-        .await?;
+    change_email(&stack, &integration, bob, ada_email, false).await?;
     stack
         .sim
         .mutate(
@@ -281,13 +288,7 @@ async fn two_live_records_with_one_email_are_a_conflict_until_fixed_upstream() -
 
     // The HR system fixes Bob's address: the next sync resolves it.
     let fixed = "bob.fixed@acme.example";
-    stack
-        .sim
-        .mutate(
-            &integration,
-            json!({"op": "change_email", "employee_id": bob, "email": fixed}),
-        )
-        .await?;
+    change_email(&stack, &integration, bob, fixed, false).await?;
     stack.flush_webhooks().await?;
     stack.settle(SETTLE).await?;
     assert_eq!(email_of(user_bob).await?, fixed);
@@ -309,13 +310,7 @@ async fn an_email_change_keeps_the_earlier_address_which_still_finds_the_user() 
     let (ada, old_email) = &people[0];
     let user = user_of(&stack, ada).await?.expect("imported");
     let new_email = "ada.renamed@acme.example";
-    stack
-        .sim
-        .mutate(
-            &integration,
-            json!({"op": "change_email", "employee_id": ada, "email": new_email}),
-        )
-        .await?;
+    change_email(&stack, &integration, ada, new_email, false).await?;
     stack.flush_webhooks().await?;
     stack.settle(SETTLE).await?;
     let current = stack
@@ -356,13 +351,7 @@ async fn a_person_decides_a_conflict_and_every_later_sync_obeys() -> anyhow::Res
             .mutate(&integration, json!({"op": "hire", "start_in_days": -1}))
             .await?;
         let id = hired["id"].as_str().unwrap_or_default().to_owned();
-        stack
-            .sim
-            .mutate(
-                &integration,
-                json!({"op": "change_email", "employee_id": id, "email": "HR@acme.example"}),
-            )
-            .await?;
+        change_email(&stack, &integration, &id, "HR@acme.example", false).await?;
         hires.push(id);
     }
     stack.flush_webhooks().await?;
@@ -453,13 +442,7 @@ async fn fixing_one_side_of_a_shared_mailbox_settles_both_without_a_full_sync() 
             )
             .await?;
         let id = hired["id"].as_str().unwrap_or_default().to_owned();
-        stack
-            .sim
-            .mutate(
-                &integration,
-                json!({"op": "change_email", "employee_id": id, "email": "team@acme.example", "silent": true}),
-            )
-            .await?;
+        change_email(&stack, &integration, &id, "team@acme.example", true).await?;
         hires.push(id);
     }
     // Announced later, so that the next watermark (this fetch's start minus
@@ -480,13 +463,14 @@ async fn fixing_one_side_of_a_shared_mailbox_settles_both_without_a_full_sync() 
     assert_eq!(stack.count(open, "acme").await?, 2, "both sides wait");
     // The HR system gives the second hire an address of their own; only that
     // record changes, and only it is in the webhook's fetch.
-    stack
-        .sim
-        .mutate(
-            &integration,
-            json!({"op": "change_email", "employee_id": hires[1], "email": "second.hire@acme.example"}),
-        )
-        .await?;
+    change_email(
+        &stack,
+        &integration,
+        &hires[1],
+        "second.hire@acme.example",
+        false,
+    )
+    .await?;
     stack.flush_webhooks().await?;
     stack.settle(SETTLE).await?;
     assert_eq!(stack.count(open, "acme").await?, 0);
