@@ -19,6 +19,7 @@ pub mod cluster;
 pub mod conformance;
 pub mod metrics;
 pub mod openapi;
+pub mod people;
 pub mod receiver_process;
 pub mod stack;
 
