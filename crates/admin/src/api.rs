@@ -140,9 +140,17 @@ async fn import_all(State(admin): State<Arc<Admin>>, Path(id): Path<String>) -> 
             })),
         )
             .into_response(),
-        Err(ImportError::NotActive { .. }) => error(StatusCode::CONFLICT, "not_connected", "the tenant is not connected"),
+        Err(ImportError::NotActive { .. }) => error(
+            StatusCode::CONFLICT,
+            "not_connected",
+            "the tenant is not connected",
+        ),
         Err(ImportError::Store(e)) => store_error(&e),
-        Err(e @ ImportError::Bus(_)) => error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string()),
+        Err(e @ ImportError::Bus(_)) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            e.to_string(),
+        ),
     }
 }
 
@@ -157,10 +165,11 @@ async fn status(State(admin): State<Arc<Admin>>, Path(id): Path<String>) -> Resp
         state: Some("pending".into()),
         ..DeadLetterFilter::default()
     };
-    let (entities, held, dead) = match tokio::try_join!(
+    let (entities, held, dead, health) = match tokio::try_join!(
         store.fetch_status(&id),
         store.held_changes(&id),
-        store.dead_letter_summary(&filter)
+        store.dead_letter_summary(&filter),
+        store.tenant_health(&id)
     ) {
         Ok(x) => x,
         Err(e) => return store_error(&e),
@@ -169,6 +178,7 @@ async fn status(State(admin): State<Arc<Admin>>, Path(id): Path<String>) -> Resp
         "tenant": tenant.id, "state": tenant.integration_state, "integration_id": tenant.kombo_integration_id,
         "entities": entities, "held_changes": held.len(),
         "pending_dead_letters": dead.iter().map(|g| g.count).sum::<i64>(),
+        "kombo": health,
     }))
     .into_response()
 }

@@ -7,6 +7,7 @@ pub mod dead_letters;
 pub mod entity;
 pub mod error;
 pub mod fetch;
+pub mod health;
 pub mod import;
 pub mod integrations;
 pub mod registry;

@@ -77,11 +77,13 @@ pub async fn status(store: &Store, tenant: &str, json_out: bool) -> anyhow::Resu
             .sum()
     };
     let (skipped, altered) = (issues_of("skipped"), issues_of("altered"));
+    let health = store.tenant_health(tenant).await?;
     if json_out {
         let out = json!({
             "tenant": t.id, "integration_id": t.kombo_integration_id, "state": t.integration_state,
             "entities": entities, "held_changes": held.len(), "pending_dead_letters": dead_count,
             "record_issues": { "skipped": skipped, "altered": altered },
+            "kombo": health, "environment_issues": store.environment_issues().await?,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
@@ -93,6 +95,7 @@ pub async fn status(store: &Store, tenant: &str, json_out: bool) -> anyhow::Resu
         t.kombo_integration_id.as_deref().unwrap_or("-"),
         t.integration_state
     );
+    super::tenant_health::print_health(&health);
     println!(
         "  {:<12} {:<20} {:<20} {:<20} {:>8}  LAST ERROR",
         "ENTITY", "LAST INCREMENTAL", "LAST FULL", "WATERMARK", "LAG"
