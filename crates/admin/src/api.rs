@@ -62,6 +62,11 @@ pub fn router(admin: Arc<Admin>) -> Router {
         .route("/admin/tenants/{id}/import-all", post(import_all))
         .route("/admin/tenants/{id}/status", get(status))
         .route("/admin/tenants/{id}/connect", post(connect))
+        .route("/admin/tenants/{id}/relink", post(crate::links::relink))
+        .route(
+            "/admin/tenants/{id}/setup-link",
+            post(crate::links::setup_link),
+        )
         .route("/admin/tenants/{id}/held/{decision}", post(decide))
         .route_layer(middleware::from_fn_with_state(admin.clone(), require_token))
         .with_state(admin)
@@ -110,7 +115,7 @@ pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) 
         .into_response()
 }
 
-fn store_error(e: &StoreError) -> Response {
+pub(crate) fn store_error(e: &StoreError) -> Response {
     match e {
         StoreError::NotFound(what) => error(
             StatusCode::NOT_FOUND,
@@ -194,6 +199,9 @@ async fn connect(State(admin): State<Arc<Admin>>, Path(id): Path<String>, body: 
         Ok(t) => t,
         Err(e) => return store_error(&e),
     };
+    if let Some(refusal) = hris_worker::links::connect_refusal(&tenant) {
+        return error(StatusCode::CONFLICT, "already_connected", refusal);
+    }
     // Parsed by hand: axum's JSON rejection quotes the offending value (the
     // admin's email, say) in its answer.
     let body: ConnectRequest = match serde_json::from_slice(&body) {

@@ -10,6 +10,7 @@ pub mod fetch;
 pub mod health;
 pub mod import;
 pub mod integrations;
+pub mod links;
 pub mod registry;
 pub mod scheduler;
 pub mod services;

@@ -18,6 +18,9 @@ pub async fn connect(
     admin_email: &str,
 ) -> anyhow::Result<()> {
     let t = store.tenant(tenant).await?;
+    if let Some(refusal) = hris_worker::links::connect_refusal(&t) {
+        return Err(Refused(refusal).into());
+    }
     let link = kombo
         .client()?
         .create_link(&CreateLinkRequest {
@@ -41,7 +44,9 @@ pub async fn disconnect(store: &Store, tenant: &str, yes: bool) -> anyhow::Resul
     store.tenant(tenant).await?;
     if !yes {
         return Err(Refused(format!(
-            "disconnecting {tenant} stops its webhooks and scheduled syncs (its data is kept): add --yes"
+            "disconnecting {tenant} stops acting on its webhooks and its scheduled and manual syncs. \
+             It deletes nothing: its users, teams, locations, absences and their history stay, \
+             and its Kombo integration is not deleted (resume with tenant resume, repair with tenant relink). Add --yes"
         ))
         .into());
     }
