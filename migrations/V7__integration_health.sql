@@ -39,3 +39,13 @@ CREATE TABLE kombo_issues (
     updated_at          TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 CREATE INDEX kombo_issues_open ON kombo_issues (tenant_id, issue_type) WHERE status = 'open';
+
+-- "Import all" waits for the sync-finished of the sync it asked for.
+CREATE INDEX kombo_syncs_sync_id ON kombo_syncs (integration_id, sync_id);
+
+-- The Kombo sync an "Import all" umbrella run waits for: its sync-finished
+-- starts the import's full read, so the integrations worker does not also
+-- start an incremental catch-up for it.
+ALTER TABLE sync_runs ADD COLUMN kombo_sync_id TEXT;
+CREATE INDEX sync_runs_kombo_sync ON sync_runs (tenant_id, kombo_sync_id)
+    WHERE kombo_sync_id IS NOT NULL AND finished_at IS NULL;

@@ -137,14 +137,24 @@ async fn import_all(State(admin): State<Arc<Admin>>, Path(id): Path<String>) -> 
         Err(e) => return store_error(&e),
     };
     match hris_worker::import::start(&admin.ctx, &tenant).await {
-        Ok(started) => (
-            StatusCode::ACCEPTED,
-            axum::Json(json!({
+        Ok(started) => {
+            let body = json!({
                 "sync_run_id": started.sync_run_id,
                 "kombo_refresh": started.force_sync.as_ref().map(|_| "requested").unwrap_or("refused"),
-            })),
-        )
-            .into_response(),
+                "kombo_sync_id": started.force_sync.as_ref().ok().map(|s| s.sync_id.clone()),
+                "already_queued": started.force_sync.as_ref().ok().map(|s| s.already_queued),
+            });
+            // Kombo's sync takes minutes: the wait and the read go on after
+            // the answer (bounded by the settings' kombo_sync_wait).
+            let bound = admin.ctx.settings.kombo_sync_wait;
+            tokio::spawn(hris_worker::import::finish_in_background(
+                admin.ctx.clone(),
+                tenant,
+                started,
+                bound,
+            ));
+            (StatusCode::ACCEPTED, axum::Json(body)).into_response()
+        }
         Err(ImportError::NotActive { .. }) => error(
             StatusCode::CONFLICT,
             "not_connected",

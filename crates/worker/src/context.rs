@@ -24,6 +24,9 @@ pub struct SyncSettings {
     /// (before employees are fetched): cheap, and fresh enough for a change
     /// of filters to be seen by the fetch its `data-changed` causes.
     pub health_refresh: Duration,
+    /// How long "Import all" waits for Kombo's own sync to finish before it
+    /// reads what Kombo has (and says so).
+    pub kombo_sync_wait: Duration,
 }
 
 impl SyncSettings {
@@ -35,6 +38,7 @@ impl SyncSettings {
             sweep_interval: Duration::from_secs(5),
             fetch_deadline: Duration::from_secs(3600),
             health_refresh: Duration::from_secs(60),
+            kombo_sync_wait: Duration::from_secs(900),
         }
     }
 }

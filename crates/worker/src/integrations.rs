@@ -134,7 +134,13 @@ impl Handler for IntegrationsHandler {
                         raw,
                     )
                     .await?;
+                // An "Import all" that waits for this sync reads everything.
+                let awaited = match &tenant {
+                    Some(t) => store.import_awaits(&t.id, &finished.sync_id).await?,
+                    None => false,
+                };
                 match tenant {
+                    Some(_) if awaited => Ok(()),
                     // Kombo just refreshed from the HR system: catch up.
                     Some(t) if t.integration_state == IntegrationState::Active => {
                         self.publish_syncs(&t, &envelope, FetchKind::Incremental)
