@@ -49,3 +49,7 @@ CREATE INDEX kombo_syncs_sync_id ON kombo_syncs (integration_id, sync_id);
 ALTER TABLE sync_runs ADD COLUMN kombo_sync_id TEXT;
 CREATE INDEX sync_runs_kombo_sync ON sync_runs (tenant_id, kombo_sync_id)
     WHERE kombo_sync_id IS NOT NULL AND finished_at IS NULL;
+
+-- Kombo's error message of a dead letter, personal data masked: Kombo deletes
+-- its request logs (log_url) after 30 days.
+ALTER TABLE dead_letters ADD COLUMN error_message TEXT;

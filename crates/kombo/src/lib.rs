@@ -14,6 +14,7 @@ pub mod integration;
 pub mod issue;
 pub mod query;
 pub mod records;
+pub mod redact;
 pub mod repair;
 pub mod sanitize;
 pub mod signature;

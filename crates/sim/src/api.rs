@@ -131,7 +131,7 @@ async fn serve_list<T: Serialize>(
         Ok(f) => f,
         Err(r) => return r,
     };
-    let (injected, delay, cursor_loop, corrupt) = {
+    let (injected, delay, cursor_loop, corrupt, message) = {
         let integrations = read(&state.integrations);
         let Some(integration) = integrations.get(&id) else {
             return error(
@@ -149,6 +149,7 @@ async fn serve_list<T: Serialize>(
             integration.faults.delay(),
             integration.faults.cursor_loop,
             integration.faults.corrupt.clone(),
+            integration.faults.error_message.clone(),
         )
     };
     if let Some(delay) = delay {
@@ -168,7 +169,12 @@ async fn serve_list<T: Serialize>(
                 "The HR system is unavailable.",
             );
         }
-        Injected::Error { code } => return error(&code, "Injected failure."),
+        Injected::Error { code } => {
+            return error(
+                &code,
+                message.unwrap_or_else(|| "Injected failure.".to_owned()),
+            );
+        }
         Injected::Malformed => {
             return (
                 StatusCode::OK,
