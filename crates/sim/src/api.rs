@@ -1,6 +1,7 @@
 //! Kombo's API as the simulator serves it: `/v1/hris/*` listings with cursor
-//! pagination and filters, `/v1/force-sync`, `/v1/connect/create-link` and
-//! `DELETE /v1/integrations/{id}`, with Kombo's error envelope.
+//! pagination and filters, `/v1/connect/create-link` and
+//! `DELETE /v1/integrations/{id}`, with Kombo's error envelope; force-sync
+//! (`sync.rs`) and the integration management calls (`manage.rs`) beside.
 
 // Handlers return the error `Response` itself; boxing it would only add noise.
 #![allow(clippy::result_large_err)]
