@@ -70,6 +70,20 @@ async fn the_client_reads_health_and_asks_for_links_and_switches() -> anyhow::Re
     Ok(())
 }
 
+/// Tenant `acme` imported by workers that read Kombo's health before every
+/// employee fetch (the default is at most once a minute).
+async fn imported_checking_health(employees: usize, seed: u64) -> anyhow::Result<(Stack, String)> {
+    let mut stack = Stack::start().await?;
+    stack.health_refresh = Duration::ZERO;
+    let integration = stack.tenant("acme", employees, seed).await?;
+    stack
+        .spawn_worker(&Entity::ALL, Duration::from_secs(10))
+        .await?;
+    stack.request_sync("acme", FetchKind::Full).await?;
+    stack.settle(Duration::from_secs(60)).await?;
+    Ok((stack, integration))
+}
+
 /// Users of `tenant` whose Kombo id is in `ids` and are active.
 async fn active_among(stack: &Stack, tenant: &str, ids: &[String]) -> anyhow::Result<i64> {
     stack
@@ -82,15 +96,7 @@ async fn active_among(stack: &Stack, tenant: &str, ids: &[String]) -> anyhow::Re
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_filter_change_deactivates_nobody_and_holds_them_with_its_reason() -> anyhow::Result<()> {
-    let mut stack = Stack::start().await?;
-    // Every employee fetch reads Kombo's health (the default is once a minute).
-    stack.health_refresh = Duration::ZERO;
-    let integration = stack.tenant("acme", 100, 61).await?;
-    stack
-        .spawn_worker(&Entity::ALL, Duration::from_secs(10))
-        .await?;
-    stack.request_sync("acme", FetchKind::Full).await?;
-    stack.settle(Duration::from_secs(60)).await?;
+    let (stack, integration) = imported_checking_health(100, 61).await?;
     let deactivated_before = stack
         .count(
             "SELECT count(*) FROM users WHERE tenant_id = $1 AND status = 'deactivated'",
@@ -181,5 +187,61 @@ async fn a_filter_change_deactivates_nobody_and_holds_them_with_its_reason() -> 
     stack.settle(Duration::from_secs(30)).await?;
     let (status, _) = stack.user_status("acme", &leaver).await?;
     assert_eq!(status, "deactivated");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_unfinished_setup_holds_a_full_syncs_vanished_and_deleted_people() -> anyhow::Result<()>
+{
+    let (stack, integration) = imported_checking_health(60, 62).await?;
+    let employees = conformance::employees(&stack, &integration).await?;
+    let employed = conformance::still_employed(&employees);
+    let (vanished, deleted) = (employed[0].to_owned(), employed[1].to_owned());
+
+    stack
+        .sim
+        .control_call(
+            Method::PUT,
+            &format!("/_sim/integrations/{integration}/health"),
+            json!({ "setup_status": "FINAL_SYNC_PENDING" }),
+        )
+        .await?;
+    for m in [
+        json!({"op": "vanish", "employee_ids": [vanished], "silent": true}),
+        json!({"op": "delete", "employee_id": deleted, "silent": true}),
+    ] {
+        stack.sim.mutate(&integration, m).await?;
+    }
+    // The deletion is held with its page, the vanished person at the end of
+    // the listing: both of the guard's paths.
+    stack.request_sync("acme", FetchKind::Full).await?;
+    stack.settle(Duration::from_secs(60)).await?;
+
+    let client = stack.store.client().await?;
+    let held = client
+        .query(
+            "SELECT user_kombo_id, reason, held_because FROM held_changes
+             WHERE tenant_id = 'acme' AND state = 'pending' ORDER BY user_kombo_id",
+            &[],
+        )
+        .await?;
+    let mut got: Vec<(String, String)> = Vec::new();
+    for row in &held {
+        let because: String = row.try_get("held_because")?;
+        assert_eq!(
+            because,
+            "Kombo's setup is FINAL_SYNC_PENDING, not COMPLETED: deletions upstream are not trusted yet"
+        );
+        got.push((row.try_get("user_kombo_id")?, row.try_get("reason")?));
+    }
+    let mut expected = vec![
+        (vanished.clone(), "missing_from_full_sync".to_owned()),
+        (deleted.clone(), "deleted_upstream".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(got, expected);
+    for id in [&vanished, &deleted] {
+        assert_eq!(stack.user_status("acme", id).await?.0, "active");
+    }
     Ok(())
 }
