@@ -17,6 +17,21 @@ pub struct AdminServer {
 }
 
 impl AdminServer {
+    /// The admin API on `stack`'s database, broker and simulator.
+    pub async fn for_stack(stack: &crate::stack::Stack, token: &str) -> anyhow::Result<Self> {
+        let ctx = stack.worker_context("admin", Duration::from_secs(10));
+        let (store, kombo) = (ctx.store.clone(), ctx.kombo.clone());
+        Self::start(&stack.prefix, token, move |connector| {
+            hris_worker::WorkerContext {
+                store,
+                kombo,
+                publisher: hris_bus::Publisher::new(connector),
+                settings: hris_worker::SyncSettings::new("admin"),
+            }
+        })
+        .await
+    }
+
     /// Starts the admin API with `token`, `ctx` built on its own connector
     /// (waiting up to 10 s for the broker connection).
     pub async fn start(

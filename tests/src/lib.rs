@@ -257,6 +257,43 @@ impl Sim {
             .unwrap_or(0))
     }
 
+    /// Calls of Kombo's non-listing endpoints (`relink`, `create-link`,
+    /// `force-sync`, `enabled`, `integration`, …) by endpoint.
+    pub async fn actions(&self) -> anyhow::Result<serde_json::Value> {
+        Ok(self
+            .http
+            .get(self.control("/_sim/actions"))
+            .send()
+            .await?
+            .json()
+            .await?)
+    }
+
+    /// Calls of one non-listing endpoint (0 when never called).
+    pub async fn action_count(&self, endpoint: &str) -> anyhow::Result<u64> {
+        Ok(self.actions().await?[endpoint].as_u64().unwrap_or(0))
+    }
+
+    /// Sends `body` to a control endpoint (`POST` or `PUT`); its JSON answer
+    /// (`null` when it has none).
+    pub async fn control_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> anyhow::Result<serde_json::Value> {
+        let r = self
+            .http
+            .request(method, self.control(path))
+            .json(&body)
+            .send()
+            .await?;
+        let status = r.status();
+        let text = r.text().await?;
+        anyhow::ensure!(status.is_success(), "{path}: {status} {text}");
+        Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+    }
+
     /// A Kombo client pointed at this simulator.
     pub fn client(&self) -> hris_kombo::KomboClient {
         hris_kombo::KomboClient::new(self.client_config()).unwrap_or_else(|e| panic!("client: {e}"))

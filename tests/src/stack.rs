@@ -27,6 +27,8 @@ pub struct Stack {
     pub workers: Vec<Worker>,
     /// `FETCH_DEADLINE_SECS` of the workers this stack starts from now on.
     pub fetch_deadline: Duration,
+    /// How often those workers may read Kombo's integration health per tenant.
+    pub health_refresh: Duration,
 }
 
 /// One in-process worker.
@@ -77,6 +79,7 @@ impl Stack {
             publisher,
             workers: Vec::new(),
             fetch_deadline: SyncSettings::new("").fetch_deadline,
+            health_refresh: SyncSettings::new("").health_refresh,
         })
     }
 
@@ -108,6 +111,7 @@ impl Stack {
         settings.watermark_overlap = Duration::from_secs(1);
         settings.sweep_interval = Duration::from_millis(300);
         settings.fetch_deadline = self.fetch_deadline;
+        settings.health_refresh = self.health_refresh;
         let name = format!("{owner}-publisher");
         // The composition root every role uses, on this test's database.
         hris_worker::Services::with_store(

@@ -19,6 +19,7 @@ fn letter(n: u32) -> NewDeadLetter {
         error_class: "permanent".into(),
         error_code: None,
         log_url: None,
+        error_message: None,
         attempts: 1,
         first_failed_at: None,
         last_failed_at: None,

@@ -112,17 +112,7 @@ async fn import_all_dry_run_writes_nothing_and_predicts_the_real_run() -> anyhow
 async fn the_admin_api_imports_and_reports_with_a_bearer_token() -> anyhow::Result<()> {
     let (stack, _) = Stack::imported("acme", 40, 48).await?;
     let token = "an-admin-token-of-some-length";
-    let ctx = stack.worker_context("admin", Duration::from_secs(10));
-    let (store, kombo) = (ctx.store.clone(), ctx.kombo.clone());
-    let admin = hris_e2e::admin::AdminServer::start(&stack.prefix, token, move |connector| {
-        hris_worker::WorkerContext {
-            store,
-            kombo,
-            publisher: hris_bus::Publisher::new(connector),
-            settings: hris_worker::SyncSettings::new("admin"),
-        }
-    })
-    .await?;
+    let admin = hris_e2e::admin::AdminServer::for_stack(&stack, token).await?;
     let http = reqwest::Client::new();
     let url = admin.url("/admin/tenants/acme/import-all");
     assert_eq!(http.post(&url).send().await?.status(), 401);
@@ -140,14 +130,33 @@ async fn the_admin_api_imports_and_reports_with_a_bearer_token() -> anyhow::Resu
     let run = body["sync_run_id"].as_str().unwrap_or_default().to_owned();
     assert!(!run.is_empty());
     assert_eq!(body["kombo_refresh"], "requested");
+    assert_eq!(body["already_queued"], false);
+    let sync_id = body["kombo_sync_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(!sync_id.is_empty(), "{body}");
+    // The read starts once Kombo's sync-finished arrived (in the background).
+    let children_sql =
+        format!("SELECT count(*) FROM sync_runs WHERE tenant_id = $1 AND parent_id = '{run}'");
+    hris_e2e::stack::eventually(
+        "the import's full runs",
+        Duration::from_secs(30),
+        || async { Ok(stack.count(&children_sql, "acme").await? == 4) },
+    )
+    .await?;
     stack.settle(Duration::from_secs(30)).await?;
-    let children = stack
-        .count(
-            &format!("SELECT count(*) FROM sync_runs WHERE tenant_id = $1 AND parent_id = '{run}'"),
-            "acme",
-        )
-        .await?;
+    let children = stack.count(&children_sql, "acme").await?;
     assert_eq!(children, 4, "one full run per entity under the import");
+    assert_eq!(
+        stack
+            .scalar(
+                "SELECT count(*) FROM kombo_syncs WHERE sync_id = $1",
+                &[&sync_id]
+            )
+            .await?,
+        1
+    );
     let status: Value = http
         .get(admin.url("/admin/tenants/acme/status"))
         .bearer_auth(token)
@@ -163,5 +172,109 @@ async fn the_admin_api_imports_and_reports_with_a_bearer_token() -> anyhow::Resu
         .send()
         .await?;
     assert_eq!(missing.status(), 404);
+    Ok(())
+}
+
+/// Sets how long the simulator's force-syncs run, and stages a hire that
+/// only Kombo's next sync brings.
+async fn slow_sync_with_a_staged_hire(
+    stack: &Stack,
+    integration: &str,
+    finish_delay_ms: u64,
+) -> anyhow::Result<()> {
+    stack
+        .sim
+        .control_call(
+            reqwest::Method::PUT,
+            &format!("/_sim/integrations/{integration}/sync"),
+            json!({ "finish_delay_ms": finish_delay_ms }),
+        )
+        .await?;
+    stack
+        .sim
+        .control_call(
+            reqwest::Method::POST,
+            &format!("/_sim/integrations/{integration}/staged"),
+            json!({ "op": "hire", "job_title": "Staged Hire", "start_in_days": -1 }),
+        )
+        .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn import_all_reads_only_after_kombos_sync_finished_and_reuses_a_queued_one()
+-> anyhow::Result<()> {
+    let (stack, integration) = Stack::imported("acme", 60, 49).await?;
+    slow_sync_with_a_staged_hire(&stack, &integration, 3000).await?;
+    // A sync already queued when the button is pressed: the import waits for it.
+    let queued = stack.sim.client().force_sync(&integration).await?;
+    assert!(!queued.already_queued);
+    let (code, out, err) = stack
+        .cli_status(&["import-all", "--tenant", "acme", "--json"])
+        .await?;
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains(&format!(
+            "waiting for Kombo's sync {} (already queued) to finish",
+            queued.sync_id
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("Kombo's sync finished (SUCCEEDED); reading everything"),
+        "{err}"
+    );
+    let summary: Value = serde_json::from_str(&out).map_err(|e| anyhow::anyhow!("{e}: {out}"))?;
+    assert_eq!(summary["status"], "succeeded");
+    // The hire Kombo's sync brought was read, and nothing was read before
+    // the sync ended (the simulator counts reads made while it ran).
+    assert_eq!(summary["summary"]["created"], 1, "{summary}");
+    assert_eq!(
+        stack.sim.stats(&integration).await?["reads_while_syncing"],
+        0
+    );
+    assert_eq!(
+        stack
+            .count(
+                "SELECT count(*) FROM users WHERE tenant_id = $1 AND job_title = 'Staged Hire'",
+                "acme"
+            )
+            .await?,
+        1
+    );
+    assert_eq!(stack.sim.action_count("force-sync").await?, 2);
+    let recorded = stack
+        .scalar(
+            "SELECT count(*) FROM kombo_syncs WHERE integration_id = $1 AND sync_id = $2",
+            &[&integration, &queued.sync_id],
+        )
+        .await?;
+    assert_eq!(recorded, 1);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn import_all_stops_waiting_at_its_bound_and_says_so() -> anyhow::Result<()> {
+    let (stack, integration) = Stack::imported("acme", 40, 50).await?;
+    slow_sync_with_a_staged_hire(&stack, &integration, 60_000).await?;
+    let (code, out, err) = stack
+        .cli_status(&[
+            "import-all",
+            "--tenant",
+            "acme",
+            "--json",
+            "--kombo-sync-wait-secs",
+            "1",
+        ])
+        .await?;
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("Kombo's sync did not finish within 1 s; reading what Kombo has now"),
+        "{err}"
+    );
+    let summary: Value = serde_json::from_str(&out).map_err(|e| anyhow::anyhow!("{e}: {out}"))?;
+    assert_eq!(summary["status"], "succeeded");
+    // Kombo's old copy: the staged hire is not there yet.
+    assert_eq!(summary["summary"]["created"], 0, "{summary}");
     Ok(())
 }

@@ -20,18 +20,24 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("/hris/absences", "GetHrisAbsencesPositiveResponse"),
 ];
 
-async fn get(sim: &Sim, path: &str, query: &[(&str, &str)], integration: &str) -> (u16, Value) {
-    let r = sim
-        .http
-        .get(format!("{}{path}", sim.api_url()))
-        .query(query)
+/// Sends `request` with the simulator's API key: its status and JSON body.
+async fn send(sim: &Sim, request: reqwest::RequestBuilder) -> (u16, Value) {
+    let r = request
         .header("Authorization", format!("Bearer {}", sim.api_key()))
-        .header("X-Integration-Id", integration)
         .send()
         .await
         .expect("request");
     let status = r.status().as_u16();
     (status, r.json().await.expect("JSON body"))
+}
+
+async fn get(sim: &Sim, path: &str, query: &[(&str, &str)], integration: &str) -> (u16, Value) {
+    let request = sim
+        .http
+        .get(format!("{}{path}", sim.api_url()))
+        .query(query)
+        .header("X-Integration-Id", integration);
+    send(sim, request).await
 }
 
 #[tokio::test]
@@ -187,4 +193,136 @@ fn the_webhook_parser_reads_every_documented_hris_webhook_example() {
         parsed += 1;
     }
     assert!(parsed >= 5, "only {parsed} webhook examples found");
+}
+
+/// A request the client sends validates against the document's request body.
+fn request_matches(doc: &Value, schema: &str, body: &impl serde::Serialize) {
+    let validator = openapi::validator(doc, &format!("/components/schemas/{schema}"));
+    let body = serde_json::to_value(body).expect("request body");
+    let errors = openapi::errors(&validator, &body);
+    assert!(errors.is_empty(), "{schema}: {body}\n{}", errors.join("\n"));
+}
+
+/// The answer of one management call, checked against its schema.
+async fn call(sim: &Sim, request: reqwest::RequestBuilder, doc: &Value, schema: &str) -> Value {
+    let (status, body) = send(sim, request).await;
+    assert_eq!(status, 200, "{schema}: {body}");
+    let validator = openapi::validator(doc, &format!("/components/schemas/{schema}"));
+    let errors = openapi::errors(&validator, &body);
+    assert!(errors.is_empty(), "{schema}: {body}\n{}", errors.join("\n"));
+    body
+}
+
+#[tokio::test]
+async fn integration_management_endpoints_match_the_schema() {
+    use hris_kombo::envelope::{EnabledRequest, ForceSyncRequest, LinkRequest};
+    let doc = openapi::document();
+    let sim = Sim::start(SimConfig::default()).await.expect("sim");
+    sim.add_integration("personio:manage", 10, 3)
+        .await
+        .expect("integration");
+    request_matches(
+        &doc,
+        "PostForceSyncRequestBody",
+        &ForceSyncRequest {
+            sync_type: "FULL".into(),
+        },
+    );
+    request_matches(
+        &doc,
+        "PostIntegrationsIntegrationIdRelinkRequestBody",
+        &LinkRequest::default(),
+    );
+    request_matches(
+        &doc,
+        "PostIntegrationsIntegrationIdSetupLinkRequestBody",
+        &LinkRequest::default(),
+    );
+    request_matches(
+        &doc,
+        "PutIntegrationsIntegrationIdEnabledRequestBody",
+        &EnabledRequest { value: false },
+    );
+
+    let base = format!("{}/integrations/personio:manage", sim.api_url());
+    let body = call(
+        &sim,
+        sim.http.get(&base),
+        &doc,
+        "GetIntegrationsIntegrationIdPositiveResponse",
+    )
+    .await;
+    assert_eq!(body["data"]["status"], "ACTIVE");
+    assert_eq!(body["data"]["setup_status"], "COMPLETED");
+    assert_eq!(body["data"]["data_expired_at"], Value::Null);
+    // With data_expired_at set, the answer still validates (a date-time).
+    sim.control_call(
+        reqwest::Method::PUT,
+        "/_sim/integrations/personio:manage/health",
+        serde_json::json!({ "data_expired": true, "setup_status": "FINAL_SYNC_PENDING" }),
+    )
+    .await
+    .expect("health");
+    let body = call(
+        &sim,
+        sim.http.get(&base),
+        &doc,
+        "GetIntegrationsIntegrationIdPositiveResponse",
+    )
+    .await;
+    assert!(body["data"]["data_expired_at"].is_string(), "{body}");
+    assert_eq!(body["data"]["setup_status"], "FINAL_SYNC_PENDING");
+
+    for (path, schema) in [
+        (
+            "relink",
+            "PostIntegrationsIntegrationIdRelinkPositiveResponse",
+        ),
+        (
+            "setup-link",
+            "PostIntegrationsIntegrationIdSetupLinkPositiveResponse",
+        ),
+    ] {
+        let body = call(
+            &sim,
+            sim.http
+                .post(format!("{base}/{path}"))
+                .json(&LinkRequest::default()),
+            &doc,
+            schema,
+        )
+        .await;
+        assert!(
+            body["data"]["link"]
+                .as_str()
+                .is_some_and(|l| l.starts_with("http"))
+        );
+    }
+    call(
+        &sim,
+        sim.http
+            .put(format!("{base}/enabled"))
+            .json(&EnabledRequest { value: false }),
+        &doc,
+        "PutIntegrationsIntegrationIdEnabledPositiveResponse",
+    )
+    .await;
+    let force = || {
+        sim.http
+            .post(format!("{}/force-sync", sim.api_url()))
+            .header("X-Integration-Id", "personio:manage")
+            .json(&ForceSyncRequest {
+                sync_type: "FULL".into(),
+            })
+    };
+    let first = call(&sim, force(), &doc, "PostForceSyncPositiveResponse").await;
+    let again = call(&sim, force(), &doc, "PostForceSyncPositiveResponse").await;
+    assert_eq!(first["data"]["already_queued"], false);
+    assert_eq!(again["data"]["already_queued"], true);
+    assert_eq!(again["data"]["sync_id"], first["data"]["sync_id"]);
+    let actions = sim.actions().await.expect("actions");
+    assert_eq!(
+        actions,
+        serde_json::json!({ "integration": 2, "relink": 1, "setup-link": 1, "enabled": 1, "force-sync": 2 })
+    );
 }

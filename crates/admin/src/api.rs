@@ -62,6 +62,11 @@ pub fn router(admin: Arc<Admin>) -> Router {
         .route("/admin/tenants/{id}/import-all", post(import_all))
         .route("/admin/tenants/{id}/status", get(status))
         .route("/admin/tenants/{id}/connect", post(connect))
+        .route("/admin/tenants/{id}/relink", post(crate::links::relink))
+        .route(
+            "/admin/tenants/{id}/setup-link",
+            post(crate::links::setup_link),
+        )
         .route("/admin/tenants/{id}/held/{decision}", post(decide))
         .route_layer(middleware::from_fn_with_state(admin.clone(), require_token))
         .with_state(admin)
@@ -110,7 +115,7 @@ pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) 
         .into_response()
 }
 
-fn store_error(e: &StoreError) -> Response {
+pub(crate) fn store_error(e: &StoreError) -> Response {
     match e {
         StoreError::NotFound(what) => error(
             StatusCode::NOT_FOUND,
@@ -132,17 +137,35 @@ async fn import_all(State(admin): State<Arc<Admin>>, Path(id): Path<String>) -> 
         Err(e) => return store_error(&e),
     };
     match hris_worker::import::start(&admin.ctx, &tenant).await {
-        Ok(started) => (
-            StatusCode::ACCEPTED,
-            axum::Json(json!({
+        Ok(started) => {
+            let body = json!({
                 "sync_run_id": started.sync_run_id,
                 "kombo_refresh": started.force_sync.as_ref().map(|_| "requested").unwrap_or("refused"),
-            })),
-        )
-            .into_response(),
-        Err(ImportError::NotActive { .. }) => error(StatusCode::CONFLICT, "not_connected", "the tenant is not connected"),
+                "kombo_sync_id": started.force_sync.as_ref().ok().map(|s| s.sync_id.clone()),
+                "already_queued": started.force_sync.as_ref().ok().map(|s| s.already_queued),
+            });
+            // Kombo's sync takes minutes: the wait and the read go on after
+            // the answer (bounded by the settings' kombo_sync_wait).
+            let bound = admin.ctx.settings.kombo_sync_wait;
+            tokio::spawn(hris_worker::import::finish_in_background(
+                admin.ctx.clone(),
+                tenant,
+                started,
+                bound,
+            ));
+            (StatusCode::ACCEPTED, axum::Json(body)).into_response()
+        }
+        Err(ImportError::NotActive { .. }) => error(
+            StatusCode::CONFLICT,
+            "not_connected",
+            "the tenant is not connected",
+        ),
         Err(ImportError::Store(e)) => store_error(&e),
-        Err(e @ ImportError::Bus(_)) => error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string()),
+        Err(e @ ImportError::Bus(_)) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            e.to_string(),
+        ),
     }
 }
 
@@ -157,10 +180,11 @@ async fn status(State(admin): State<Arc<Admin>>, Path(id): Path<String>) -> Resp
         state: Some("pending".into()),
         ..DeadLetterFilter::default()
     };
-    let (entities, held, dead) = match tokio::try_join!(
+    let (entities, held, dead, health) = match tokio::try_join!(
         store.fetch_status(&id),
         store.held_changes(&id),
-        store.dead_letter_summary(&filter)
+        store.dead_letter_summary(&filter),
+        store.tenant_health(&id)
     ) {
         Ok(x) => x,
         Err(e) => return store_error(&e),
@@ -169,6 +193,7 @@ async fn status(State(admin): State<Arc<Admin>>, Path(id): Path<String>) -> Resp
         "tenant": tenant.id, "state": tenant.integration_state, "integration_id": tenant.kombo_integration_id,
         "entities": entities, "held_changes": held.len(),
         "pending_dead_letters": dead.iter().map(|g| g.count).sum::<i64>(),
+        "kombo": health,
     }))
     .into_response()
 }
@@ -184,6 +209,9 @@ async fn connect(State(admin): State<Arc<Admin>>, Path(id): Path<String>, body: 
         Ok(t) => t,
         Err(e) => return store_error(&e),
     };
+    if let Some(refusal) = hris_worker::links::connect_refusal(&tenant) {
+        return error(StatusCode::CONFLICT, "already_connected", refusal);
+    }
     // Parsed by hand: axum's JSON rejection quotes the offending value (the
     // admin's email, say) in its answer.
     let body: ConnectRequest = match serde_json::from_slice(&body) {

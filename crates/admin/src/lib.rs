@@ -4,6 +4,7 @@
 //! Kombo; the public receiver needs neither, so the two are separate roles.
 
 pub mod api;
+pub mod links;
 pub mod redact;
 pub mod server;
 pub mod token;

@@ -43,12 +43,30 @@ pub struct Failure {
     pub reason: String,
     /// Kombo's `error.code`, e.g. `INTEGRATION.AUTHENTICATION_INVALID`.
     pub code: Option<String>,
-    /// Kombo's log link for the failing request.
-    pub log_url: Option<String>,
+    /// What Kombo said, when Kombo was the cause (boxed: most failures have
+    /// none, and every handler returns this type).
+    pub kombo: Option<Box<KomboSaid>>,
     /// Wait at least this long before the next attempt (Kombo's `Retry-After`).
     pub retry_after: Option<Duration>,
     /// The tenant concerned, once the handler knew it (dead-letter header).
     pub tenant_id: Option<String>,
+}
+
+/// Kombo's own account of a failure: kept because its request logs are
+/// deleted after 30 days.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KomboSaid {
+    /// Kombo's log link for the failing request.
+    pub log_url: Option<String>,
+    /// Kombo's `error.message`, personal data masked.
+    pub message: Option<String>,
+}
+
+impl KomboSaid {
+    /// `None` when Kombo said nothing.
+    pub fn of(log_url: Option<String>, message: Option<String>) -> Option<Box<Self>> {
+        (log_url.is_some() || message.is_some()).then(|| Box::new(Self { log_url, message }))
+    }
 }
 
 impl Failure {
@@ -57,7 +75,7 @@ impl Failure {
             class,
             reason: reason.into(),
             code: None,
-            log_url: None,
+            kombo: None,
             retry_after: None,
             tenant_id: None,
         }
@@ -115,7 +133,7 @@ impl<E: hris_types::Classified> From<E> for Failure {
             class,
             reason: e.to_string(),
             code: e.code(),
-            log_url: e.log_url().map(str::to_owned),
+            kombo: KomboSaid::of(e.log_url().map(str::to_owned), e.message()),
             retry_after,
             tenant_id: None,
         }

@@ -16,6 +16,7 @@ pub mod header {
     pub const ERROR_CLASS: &str = "x-hris-error-class";
     pub const ERROR_CODE: &str = "x-hris-error-code";
     pub const LOG_URL: &str = "x-hris-log-url";
+    pub const ERROR_MESSAGE: &str = "x-hris-error-message";
     pub const ATTEMPTS: &str = "x-hris-attempts";
     pub const FIRST_FAILED_AT: &str = "x-hris-first-failed-at";
     pub const LAST_FAILED_AT: &str = "x-hris-last-failed-at";
@@ -123,8 +124,13 @@ impl Incoming {
         if let Some(code) = &failure.code {
             set(&mut headers, header::ERROR_CODE, code);
         }
-        if let Some(url) = &failure.log_url {
-            set(&mut headers, header::LOG_URL, url);
+        if let Some(kombo) = &failure.kombo {
+            if let Some(url) = &kombo.log_url {
+                set(&mut headers, header::LOG_URL, url);
+            }
+            if let Some(message) = &kombo.message {
+                set(&mut headers, header::ERROR_MESSAGE, message);
+            }
         }
         headers.insert(
             header::ATTEMPTS.into(),

@@ -17,7 +17,7 @@ pub use connection::{AmqpConfig, Connector};
 pub use consumer::{Consumer, ConsumerConfig, Handler, OnFailure};
 pub use envelope::{Entity, Envelope, FetchKind, SyncedEntity, Trigger};
 pub use error::BusError;
-pub use failure::{Failure, FailureClass};
+pub use failure::{Failure, FailureClass, KomboSaid};
 pub use incoming::Incoming;
 pub use publisher::RawOutgoing;
 pub use publisher::{Outgoing, Publisher};

@@ -55,6 +55,17 @@ pub fn at_least(min: f64) -> impl Fn(&str) -> Result<f64, String> + Clone + Send
     }
 }
 
+/// A tenant and the Kombo it talks to (relink, setup-link, pause, resume).
+#[derive(clap::Args, Debug)]
+pub struct TenantKombo {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    #[command(flatten)]
+    pub kombo: KomboArgs,
+    #[arg(long)]
+    pub tenant: String,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum TenantCommand {
     /// Registers a tenant (idempotent for the same values).
@@ -110,6 +121,16 @@ pub enum TenantCommand {
         #[arg(long)]
         admin_email: String,
     },
+    /// Asks Kombo for a relink link (the admin re-enters the credentials of the
+    /// tenant's existing integration) and prints it.
+    Relink(TenantKombo),
+    /// Asks Kombo for a setup link (filters, field mapping) and prints it.
+    SetupLink(TenantKombo),
+    /// Pauses syncing: Kombo's (PUT /integrations/{id}/enabled false, credentials
+    /// kept) and ours.
+    Pause(TenantKombo),
+    /// Resumes syncing: Kombo's and ours.
+    Resume(TenantKombo),
     /// Stops syncing the tenant; its data is kept. Needs --yes.
     Disconnect {
         #[command(flatten)]

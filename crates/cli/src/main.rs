@@ -102,6 +102,10 @@ enum Command {
         /// Return once the sync is enqueued instead of following it.
         #[arg(long)]
         no_wait: bool,
+        /// Seconds to wait for Kombo's own sync (force-sync) to finish before
+        /// reading what Kombo has.
+        #[arg(long, env = "KOMBO_SYNC_WAIT_SECS", default_value_t = 900.0, value_parser = crate::args::at_least(0.0))]
+        kombo_sync_wait_secs: f64,
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -171,9 +175,13 @@ async fn main() -> std::process::ExitCode {
             tenant,
             dry_run,
             no_wait,
+            kombo_sync_wait_secs,
             json,
             role,
-        } => commands::import_all::run(tenant, dry_run, !no_wait, json, role).await,
+        } => {
+            let wait = std::time::Duration::from_secs_f64(kombo_sync_wait_secs);
+            commands::import_all::run(tenant, dry_run, !no_wait, json, wait, role).await
+        }
         Command::Dlq { command } => commands::dlq::run(command).await,
         Command::Explain {
             db,

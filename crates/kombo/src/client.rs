@@ -95,7 +95,11 @@ impl KomboClient {
         &self.config
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{}", self.config.base_url.trim_end_matches('/'), path)
     }
 
@@ -191,14 +195,10 @@ impl KomboClient {
             .await
     }
 
-    /// `POST /force-sync`: only for a user's explicit "Import all".
+    /// `POST /force-sync` of a FULL sync: only for a user's explicit "Import all".
     pub async fn force_sync(&self, integration_id: &str) -> Result<ForceSyncResponse, KomboError> {
-        let request = self
-            .http
-            .post(self.url("/force-sync"))
-            .header(INTEGRATION_HEADER, integration_id)
-            .json(&serde_json::json!({ "type": "FULL" }));
-        self.send(request, "/force-sync").await
+        self.force_sync_of(integration_id, crate::integration::SyncType::Full)
+            .await
     }
 
     /// `POST /connect/create-link`: the URL of Kombo's connection flow.
@@ -233,7 +233,7 @@ impl KomboClient {
     }
 
     /// Sends a request and decodes the `data` of Kombo's success envelope.
-    async fn send<T: DeserializeOwned>(
+    pub(crate) async fn send<T: DeserializeOwned>(
         &self,
         request: reqwest::RequestBuilder,
         label: &'static str,

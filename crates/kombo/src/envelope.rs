@@ -94,3 +94,51 @@ pub struct ForceSyncResponse {
     #[serde(rename = "type")]
     pub sync_type: String,
 }
+
+/// `POST /force-sync` request body. FULL re-reads everything from the HR
+/// system (what "Import all" promises); DELTA only changes since the last sync.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ForceSyncRequest {
+    #[serde(rename = "type")]
+    pub sync_type: String,
+}
+
+/// `POST /integrations/{id}/relink` and `/setup-link` request body. Both links
+/// are opened by an admin right away, so the one-hour embedded kind is enough.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LinkRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    pub link_type: String,
+}
+
+impl Default for LinkRequest {
+    fn default() -> Self {
+        Self {
+            language: None,
+            link_type: "EMBEDDED".to_owned(),
+        }
+    }
+}
+
+/// `PUT /integrations/{id}/enabled` request body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnabledRequest {
+    pub value: bool,
+}
+
+/// What `GET /integrations/{id}` says about an integration's health (the
+/// fields we act on; the rest of the answer is ignored).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntegrationDetails {
+    pub id: String,
+    /// ACTIVE | INVALID | INACTIVE (kept as a string: an open set in practice).
+    pub status: String,
+    /// INCOMPLETE | FINAL_SYNC_PENDING | COMPLETED.
+    #[serde(default)]
+    pub setup_status: Option<String>,
+    /// Set when the customer changed filters or scope: deletions since then
+    /// are not news about people leaving.
+    #[serde(default)]
+    pub data_expired_at: Option<String>,
+}

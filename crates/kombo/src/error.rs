@@ -12,7 +12,7 @@ pub use hris_types::ErrorClass;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KomboError {
-    #[error("Kombo answered HTTP {status} with code {code}: {message}", code = body.code.as_deref().unwrap_or("none"), message = body.message)]
+    #[error("Kombo answered HTTP {status} with code {code}: {message}", code = body.code.as_deref().unwrap_or("none"), message = crate::redact::redact_message(&body.message))]
     Api {
         status: u16,
         body: ErrorBody,
@@ -72,6 +72,17 @@ impl KomboError {
         }
     }
 
+    /// Kombo's error message without personal data (see `redact`): kept
+    /// because Kombo's log behind `log_url` is gone after 30 days.
+    pub fn message(&self) -> Option<String> {
+        match self {
+            KomboError::Api { body, .. } if !body.message.is_empty() => {
+                Some(crate::redact::redact_message(&body.message))
+            }
+            _ => None,
+        }
+    }
+
     /// Kombo's log link for this failure, when it gave one (for on-call).
     pub fn log_url(&self) -> Option<&str> {
         match self {
@@ -92,6 +103,10 @@ impl hris_types::Classified for KomboError {
 
     fn log_url(&self) -> Option<&str> {
         KomboError::log_url(self)
+    }
+
+    fn message(&self) -> Option<String> {
+        KomboError::message(self)
     }
 }
 

@@ -32,6 +32,7 @@ pub enum EventPayload {
     IntegrationDeleted(IntegrationLifecycle),
     IntegrationStateChanged(IntegrationStateChanged),
     ConnectionFlowFailed(ConnectionFlowFailed),
+    IssueStatusChanged(crate::issue::IssueStatusChanged),
     /// A type this build does not act on (ATS, assessment, a future one).
     Other,
 }
@@ -165,6 +166,9 @@ impl WebhookEvent {
                 "connection-flow-failed" => {
                     EventPayload::ConnectionFlowFailed(from(&event_type, data)?)
                 }
+                "issue-status-changed" => {
+                    EventPayload::IssueStatusChanged(from(&event_type, data)?)
+                }
                 _ => EventPayload::Other,
             })
         };
@@ -185,6 +189,7 @@ impl WebhookEvent {
                 Some(&d.id)
             }
             EventPayload::IntegrationStateChanged(d) => Some(&d.integration_id),
+            EventPayload::IssueStatusChanged(d) => d.integration.as_ref().map(|i| i.id.as_str()),
             EventPayload::ConnectionFlowFailed(_) | EventPayload::Other => None,
         }
     }

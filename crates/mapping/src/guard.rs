@@ -103,10 +103,159 @@ impl Budget {
     }
 }
 
+/// What Kombo says about a tenant's integration, as far as deactivations care.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IntegrationHealth {
+    /// Kombo's filters or scope changed at this time and no sync has run
+    /// since: records newly filtered out show as deleted.
+    pub data_expired_at: Option<DateTime<Utc>>,
+    /// `None`: never asked (no reason to distrust the data).
+    pub setup_status: Option<String>,
+    /// An `integration.authentication_failed` issue is open.
+    pub auth_issue_open: bool,
+}
+
+/// The setup status under which Kombo's data is the customer's final choice.
+pub const SETUP_COMPLETED: &str = "COMPLETED";
+
+impl IntegrationHealth {
+    /// Why a disappearance upstream is not news about someone leaving right
+    /// now, if it is not (shown to admins beside each held deactivation).
+    pub fn distrust(&self) -> Option<String> {
+        if self.auth_issue_open {
+            return Some(
+                "Kombo reports integration.authentication_failed: deletions upstream are not trusted until it is resolved"
+                    .to_owned(),
+            );
+        }
+        if let Some(at) = self.data_expired_at {
+            return Some(format!(
+                "Kombo's data expired at {} (the customer changed filters or scope): deletions upstream are not news about people leaving",
+                at.format("%Y-%m-%dT%H:%M:%SZ")
+            ));
+        }
+        match self.setup_status.as_deref() {
+            Some(status) if status != SETUP_COMPLETED => Some(format!(
+                "Kombo's setup is {status}, not {SETUP_COMPLETED}: deletions upstream are not trusted yet"
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a deactivation for `reason` rests only on a record disappearing
+/// (deleted upstream, missing from a listing) and so waits while the health
+/// distrusts the data. A termination or an inactive status is the HR system's
+/// own statement about the person: it still applies.
+pub fn rests_on_disappearance(reason: &str) -> bool {
+    reason == crate::employee::reason::DELETED_UPSTREAM
+        || reason == crate::employee::reason::VANISHED
+}
+
+/// Deactivations the health holds, and why; the rest go on to the budget.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthSplit<T> {
+    pub because: Option<String>,
+    pub held: Vec<(T, String)>,
+    pub rest: Vec<(T, String)>,
+}
+
+/// Splits a batch of deactivations `(key, reason)`: while the health distrusts
+/// the data, those resting on a disappearance are held; the rest (and every
+/// one, when the data is trusted) go on to the mass-change budget.
+pub fn split_by_health<T>(health: &IntegrationHealth, batch: Vec<(T, String)>) -> HealthSplit<T> {
+    let Some(because) = health.distrust() else {
+        return HealthSplit {
+            because: None,
+            held: Vec::new(),
+            rest: batch,
+        };
+    };
+    let (held, rest) = batch
+        .into_iter()
+        .partition(|(_, reason)| rests_on_disappearance(reason));
+    HealthSplit {
+        because: Some(because),
+        held,
+        rest,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_distrusted_batch_holds_disappearances_and_passes_terminations() {
+        let batch = || {
+            vec![
+                (1, "deleted_upstream".to_owned()),
+                (2, "leave_date_reached".to_owned()),
+                (3, "missing_from_full_sync".to_owned()),
+            ]
+        };
+        let trusted = split_by_health(&IntegrationHealth::default(), batch());
+        assert_eq!(trusted.because, None);
+        assert!(trusted.held.is_empty());
+        assert_eq!(trusted.rest, batch());
+        let health = IntegrationHealth {
+            auth_issue_open: true,
+            ..IntegrationHealth::default()
+        };
+        let split = split_by_health(&health, batch());
+        assert!(split.because.is_some());
+        assert_eq!(
+            split.held.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+            vec![1, 3]
+        );
+        assert_eq!(split.rest, vec![(2, "leave_date_reached".to_owned())]);
+    }
+
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn distrust_names_its_cause_and_trusts_a_healthy_integration() {
+        assert_eq!(IntegrationHealth::default().distrust(), None);
+        let completed = IntegrationHealth {
+            setup_status: Some("COMPLETED".to_owned()),
+            ..IntegrationHealth::default()
+        };
+        assert_eq!(completed.distrust(), None);
+        let expired = IntegrationHealth {
+            data_expired_at: at(0),
+            ..completed.clone()
+        };
+        assert_eq!(
+            expired.distrust().as_deref(),
+            Some(
+                "Kombo's data expired at 2023-11-14T22:13:20Z (the customer changed filters or scope): deletions upstream are not news about people leaving"
+            )
+        );
+        let auth = IntegrationHealth {
+            auth_issue_open: true,
+            ..expired
+        };
+        assert!(
+            auth.distrust()
+                .is_some_and(|d| d.starts_with("Kombo reports integration.authentication_failed"))
+        );
+        let setup = IntegrationHealth {
+            setup_status: Some("FINAL_SYNC_PENDING".to_owned()),
+            ..IntegrationHealth::default()
+        };
+        assert!(
+            setup
+                .distrust()
+                .is_some_and(|d| d.contains("FINAL_SYNC_PENDING"))
+        );
+    }
+
+    #[test]
+    fn only_disappearances_wait_for_trust() {
+        assert!(rests_on_disappearance("deleted_upstream"));
+        assert!(rests_on_disappearance("missing_from_full_sync"));
+        assert!(!rests_on_disappearance("leave_date_reached"));
+        assert!(!rests_on_disappearance("employment_status_inactive"));
+    }
 
     fn at(s: i64) -> Option<DateTime<Utc>> {
         DateTime::from_timestamp(1_700_000_000 + s, 0)

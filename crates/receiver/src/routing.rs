@@ -42,6 +42,7 @@ pub fn plan(event: &WebhookEvent) -> Plan {
         EventPayload::IntegrationCreated(_)
         | EventPayload::IntegrationDeleted(_)
         | EventPayload::IntegrationStateChanged(_)
+        | EventPayload::IssueStatusChanged(_)
         | EventPayload::SyncFinished(_) => plan
             .messages
             .push((Entity::Integrations, FetchKind::Incremental)),
@@ -109,6 +110,23 @@ mod tests {
         let p = plan(&data_changed(&["ats_jobs", "hris_absence_types"]));
         assert_eq!(p.messages, vec![(Entity::Absences, FetchKind::Incremental)]);
         assert_eq!(p.ignored_models, vec!["ats_jobs".to_owned()]);
+    }
+
+    #[test]
+    fn issues_go_to_integrations_with_or_without_an_integration() {
+        for integration in [
+            r#"{"id":"personio:x","tool":"personio","category":"HRIS","end_user":{"origin_id":"t"}}"#,
+            "null",
+        ] {
+            let body = format!(
+                r#"{{"id":"E","type":"issue-status-changed","data":{{"change":"raised","issue":{{"id":"I","type":"integration.authentication_failed","status":"OPEN"}},"integration":{integration}}}}}"#
+            );
+            let event = WebhookEvent::parse(body.as_bytes()).expect("valid");
+            assert_eq!(
+                plan(&event).messages,
+                vec![(Entity::Integrations, FetchKind::Incremental)]
+            );
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Kombo's API as the simulator serves it: `/v1/hris/*` listings with cursor
-//! pagination and filters, `/v1/force-sync`, `/v1/connect/create-link` and
-//! `DELETE /v1/integrations/{id}`, with Kombo's error envelope.
+//! pagination and filters, `/v1/connect/create-link` and
+//! `DELETE /v1/integrations/{id}`, with Kombo's error envelope; force-sync
+//! (`sync.rs`) and the integration management calls (`manage.rs`) beside.
 
 // Handlers return the error `Response` itself; boxing it would only add noise.
 #![allow(clippy::result_large_err)]
@@ -12,7 +13,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use chrono::Utc;
 use hris_kombo::envelope::{CreateLinkRequest, ErrorEnvelope, Page, SuccessEnvelope};
 use serde::Serialize;
@@ -35,11 +36,23 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/v1/hris/legal-entities", get(legal_entities))
         .route("/v1/hris/absence-types", get(absence_types))
         .route("/v1/hris/absences", get(absences))
-        .route("/v1/force-sync", post(force_sync))
+        .route("/v1/force-sync", post(crate::sync::force_sync))
         .route("/v1/connect/create-link", post(create_link))
         .route(
             "/v1/integrations/{integration_id}",
-            delete(delete_integration),
+            delete(delete_integration).get(crate::manage::integration),
+        )
+        .route(
+            "/v1/integrations/{integration_id}/relink",
+            post(crate::manage::relink),
+        )
+        .route(
+            "/v1/integrations/{integration_id}/setup-link",
+            post(crate::manage::setup_link),
+        )
+        .route(
+            "/v1/integrations/{integration_id}/enabled",
+            put(crate::manage::enabled),
         )
         .with_state(state)
 }
@@ -75,7 +88,18 @@ fn authorised(state: &SimState, headers: &HeaderMap) -> Result<(), Response> {
     }
 }
 
-fn integration_id(headers: &HeaderMap) -> Result<String, Response> {
+/// An authorised call of a non-listing endpoint, counted under `endpoint`.
+pub(crate) fn action(
+    state: &SimState,
+    headers: &HeaderMap,
+    endpoint: &str,
+) -> Result<(), Response> {
+    authorised(state, headers)?;
+    state.count_action(endpoint);
+    Ok(())
+}
+
+pub(crate) fn integration_id(headers: &HeaderMap) -> Result<String, Response> {
     headers
         .get("x-integration-id")
         .and_then(|v| v.to_str().ok())
@@ -108,7 +132,7 @@ async fn serve_list<T: Serialize>(
         Ok(f) => f,
         Err(r) => return r,
     };
-    let (injected, delay, cursor_loop, corrupt) = {
+    let (injected, delay, cursor_loop, corrupt, message) = {
         let integrations = read(&state.integrations);
         let Some(integration) = integrations.get(&id) else {
             return error(
@@ -126,6 +150,7 @@ async fn serve_list<T: Serialize>(
             integration.faults.delay(),
             integration.faults.cursor_loop,
             integration.faults.corrupt.clone(),
+            integration.faults.error_message.clone(),
         )
     };
     if let Some(delay) = delay {
@@ -145,7 +170,12 @@ async fn serve_list<T: Serialize>(
                 "The HR system is unavailable.",
             );
         }
-        Injected::Error { code } => return error(&code, "Injected failure."),
+        Injected::Error { code } => {
+            return error(
+                &code,
+                message.unwrap_or_else(|| "Injected failure.".to_owned()),
+            );
+        }
         Injected::Malformed => {
             return (
                 StatusCode::OK,
@@ -193,6 +223,9 @@ async fn serve_list<T: Serialize>(
 
 fn count(integration: &Integration, endpoint: &str, first_page: bool) {
     let mut stats = lock(&integration.stats);
+    if integration.sync.queued.is_some() {
+        stats.reads_while_syncing += 1;
+    }
     *stats.requests.entry(endpoint.to_owned()).or_default() += 1;
     if first_page {
         *stats.first_pages.entry(endpoint.to_owned()).or_default() += 1;
@@ -314,53 +347,12 @@ async fn absences(
     .await
 }
 
-async fn force_sync(State(s): State<Arc<SimState>>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorised(&s, &headers) {
-        return r;
-    }
-    let id = match integration_id(&headers) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    let end_user = match read(&s.integrations).get(&id) {
-        Some(i) => i.end_user.clone(),
-        None => {
-            return error(
-                "PLATFORM.INTEGRATION_NOT_FOUND",
-                format!("No integration with id {id}."),
-            );
-        }
-    };
-    let sync_id = kombo_id(&mut rand::rng());
-    // Kombo refreshes from the HR system, then tells us with `sync-finished`.
-    let state = s.clone();
-    let (sid, iid) = (sync_id.clone(), id.clone());
-    tokio::spawn(async move {
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        let started = Utc::now() - chrono::Duration::milliseconds(300);
-        let data = json!({
-            "sync_id": sid, "sync_state": "SUCCEEDED",
-            "sync_started_at": crate::company::timestamp(started),
-            "sync_ended_at": crate::company::timestamp(Utc::now()),
-            "sync_duration_seconds": 0.3,
-            "integration_id": iid, "integration_tool": iid.split(':').next().unwrap_or("personio"),
-            "integration_category": "HRIS", "end_user": end_user,
-            "log_url": format!("https://app.kombo.dev/logs/{sid}"),
-        });
-        webhooks::send_event(&state, "sync-finished", data).await;
-    });
-    axum::Json(SuccessEnvelope::new(
-        json!({ "already_queued": false, "sync_id": sync_id, "type": "FULL" }),
-    ))
-    .into_response()
-}
-
 async fn create_link(
     State(s): State<Arc<SimState>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(r) = authorised(&s, &headers) {
+    if let Err(r) = action(&s, &headers, "create-link") {
         return r;
     }
     let Ok(request) = serde_json::from_slice::<CreateLinkRequest>(&body) else {

@@ -23,6 +23,8 @@ pub struct Faults {
     pub slow_ms: u64,
     /// Every request fails with this Kombo error code (a revoked key, say).
     pub error_code: Option<String>,
+    /// The `error.message` sent with `error_code` (default "Injected failure.").
+    pub error_message: Option<String>,
     /// Listings hand back the cursor they were asked for as `next`: a broken
     /// pagination that would serve the same page forever.
     pub cursor_loop: bool,

@@ -10,13 +10,16 @@ pub mod company;
 pub mod control;
 pub mod faults;
 mod generate;
+pub mod health;
 pub mod ids;
 pub mod listing;
+pub mod manage;
 pub mod mutate;
 pub mod records;
 mod reidentify;
 pub mod render;
 pub mod state;
+pub mod sync;
 pub mod webhooks;
 
 pub use company::{Company, CompanySpec};
@@ -31,7 +34,9 @@ pub async fn serve(
     state: Arc<SimState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = api::router(state.clone()).merge(control::router(state.clone()));
+    let app = api::router(state.clone())
+        .merge(control::router(state.clone()))
+        .merge(health::router(state.clone()));
     webhooks::spawn_flusher(state);
     axum::serve(
         listener,

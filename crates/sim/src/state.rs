@@ -51,6 +51,50 @@ pub struct Stats {
     pub requests: BTreeMap<String, u64>,
     pub first_pages: BTreeMap<String, u64>,
     pub faults_injected: u64,
+    /// Listing requests served while a force-sync of this integration was
+    /// queued or running: they read Kombo's old copy.
+    pub reads_while_syncing: u64,
+}
+
+/// What `GET /integrations/{id}` reports about an integration's health.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SimHealth {
+    pub status: String,
+    pub setup_status: String,
+    pub data_expired_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub enabled: bool,
+}
+
+impl Default for SimHealth {
+    fn default() -> Self {
+        Self {
+            status: "ACTIVE".to_owned(),
+            setup_status: "COMPLETED".to_owned(),
+            data_expired_at: None,
+            enabled: true,
+        }
+    }
+}
+
+/// Kombo's one sync per integration that may run or be queued, and the HR
+/// changes it will bring: staged changes become visible only when it ends.
+#[derive(Debug, Clone)]
+pub struct SimSync {
+    /// The id of the force-sync queued or running.
+    pub queued: Option<String>,
+    pub staged: Vec<crate::mutate::Mutation>,
+    /// How long a force-sync runs before `sync-finished`.
+    pub finish_delay: Duration,
+}
+
+impl Default for SimSync {
+    fn default() -> Self {
+        Self {
+            queued: None,
+            staged: Vec::new(),
+            finish_delay: Duration::from_millis(300),
+        }
+    }
 }
 
 pub struct Integration {
@@ -61,6 +105,9 @@ pub struct Integration {
     pub faults: Faults,
     pub fault_rng: Mutex<StdRng>,
     pub stats: Mutex<Stats>,
+    pub health: SimHealth,
+    pub sync: SimSync,
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Integration {
@@ -74,6 +121,9 @@ impl Integration {
             faults: Faults::default(),
             fault_rng: Mutex::new(StdRng::seed_from_u64(seed ^ 0xfa17)),
             stats: Mutex::new(Stats::default()),
+            health: SimHealth::default(),
+            sync: SimSync::default(),
+            created_at: chrono::Utc::now(),
         }
     }
 }
@@ -103,6 +153,9 @@ pub struct SimState {
     pub links: Mutex<HashMap<String, PendingLink>>,
     pub pending_webhooks: Mutex<HashMap<String, PendingWebhook>>,
     pub webhook_stats: Mutex<WebhookStats>,
+    /// Calls of Kombo's non-listing endpoints (`create-link`, `relink`,
+    /// `force-sync`, …), by endpoint, over every integration.
+    pub actions: Mutex<BTreeMap<String, u64>>,
     pub wake_flusher: tokio::sync::Notify,
     pub http: reqwest::Client,
 }
@@ -115,6 +168,7 @@ impl SimState {
             links: Mutex::new(HashMap::new()),
             pending_webhooks: Mutex::new(HashMap::new()),
             webhook_stats: Mutex::new(WebhookStats::default()),
+            actions: Mutex::new(BTreeMap::new()),
             wake_flusher: tokio::sync::Notify::new(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
@@ -125,6 +179,11 @@ impl SimState {
 
     pub fn config(&self) -> SimConfig {
         read(&self.config).clone()
+    }
+
+    /// Counts one call of a non-listing endpoint.
+    pub fn count_action(&self, endpoint: &str) {
+        *lock(&self.actions).entry(endpoint.to_owned()).or_default() += 1;
     }
 }
 

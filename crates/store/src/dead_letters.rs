@@ -24,6 +24,8 @@ pub struct NewDeadLetter {
     pub error_class: String,
     pub error_code: Option<String>,
     pub log_url: Option<String>,
+    /// Kombo's `error.message`, personal data masked.
+    pub error_message: Option<String>,
     pub attempts: i32,
     pub first_failed_at: Option<DateTime<Utc>>,
     pub last_failed_at: Option<DateTime<Utc>>,
@@ -82,7 +84,7 @@ pub struct DeadLetterGroup {
 }
 
 const COLUMNS: &str = "id, dedupe_key, message_id, routing_key, tenant_id, integration_id, entity, reason, error_class, \
-    error_code, log_url, attempts, first_failed_at, last_failed_at, headers, payload, state, archived_at, \
+    error_code, log_url, error_message, attempts, first_failed_at, last_failed_at, headers, payload, state, archived_at, \
     replayed_at, replayed_by, replay_count, purged_at, purged_by";
 
 const WHERE: &str = "($1::bigint[] = '{}' OR id = ANY($1)) AND ($2::text IS NULL OR tenant_id = $2)
@@ -98,13 +100,14 @@ impl Store {
         let n = client
             .execute(
                 "INSERT INTO dead_letters (dedupe_key, message_id, routing_key, tenant_id, integration_id, entity,
-                    reason, error_class, error_code, log_url, attempts, first_failed_at, last_failed_at, headers, payload)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                    reason, error_class, error_code, log_url, attempts, first_failed_at, last_failed_at, headers, payload,
+                    error_message)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
                  ON CONFLICT (dedupe_key) DO NOTHING",
                 &[
                     &d.dedupe_key, &d.message_id, &d.routing_key, &d.tenant_id, &d.integration_id,
                     &d.entity, &d.reason, &d.error_class, &d.error_code, &d.log_url, &d.attempts,
-                    &d.first_failed_at, &d.last_failed_at, &d.headers, &d.payload,
+                    &d.first_failed_at, &d.last_failed_at, &d.headers, &d.payload, &d.error_message,
                 ],
             )
             .await?;

@@ -14,7 +14,7 @@
 
 use deadpool_postgres::GenericClient;
 use hris_mapping::employee::reason;
-use hris_mapping::guard::{Budget, window};
+use hris_mapping::guard::{Budget, split_by_health, window};
 use hris_mapping::plan::{Decision, HeldDeactivation, IdentifiedPage, decide, screen};
 
 use crate::apply::ApplyContext;
@@ -63,7 +63,23 @@ pub(crate) async fn guard_page(
     identified: &mut IdentifiedPage,
 ) -> Result<(), StoreError> {
     let IdentifiedPage { plan, stored, page } = identified;
-    let open = screen(plan, page, stored);
+    let mut open = screen(plan, page, stored);
+    if !open.is_empty() {
+        // Deletions Kombo's own state makes untrustworthy are held first, with
+        // their own reason; the rest meet the budget as before.
+        let health = crate::health::guard_health(tx, &ctx.tenant_id).await?;
+        let batch = open
+            .iter()
+            .filter_map(|&i| plan.writes.get(i).map(|w| (i, reason_of(w))))
+            .collect();
+        let split = split_by_health(&health, batch);
+        if let (Some(because), false) = (split.because, split.held.is_empty()) {
+            let held: Vec<usize> = split.held.iter().map(|(i, _)| *i).collect();
+            decide(plan, &held, &Decision::Hold { because });
+            // `decide` drops emptied writes: index the page's writes afresh.
+            open = screen(plan, page, stored);
+        }
+    }
     let decision = if open.is_empty() {
         Decision::Admit
     } else if ctx.track_seen {
@@ -80,6 +96,10 @@ pub(crate) async fn guard_page(
     };
     decide(plan, &open, &decision);
     Ok(())
+}
+
+fn reason_of(write: &hris_mapping::plan::UserWrite) -> String {
+    write.user.deactivation_reason.clone().unwrap_or_default()
 }
 
 /// Parks deactivations for approval (a user is held once at a time).
@@ -164,6 +184,15 @@ pub(crate) async fn decide_batch(
         return Ok(stats);
     }
     let budget = budget(tx, tenant_id).await?;
+    let health = crate::health::guard_health(tx, tenant_id).await?;
+    let split = split_by_health(&health, batch.to_vec());
+    if let Some(because) = split.because.filter(|_| !split.held.is_empty()) {
+        stats.held += hold_batch(tx, tenant_id, &split.held, sync_run_id, &because).await?;
+    }
+    let batch = split.rest.as_slice();
+    if batch.is_empty() {
+        return Ok(stats);
+    }
     let ids: Vec<i64> = batch.iter().map(|(id, _)| *id).collect();
     let reasons: Vec<&str> = batch.iter().map(|(_, r)| r.as_str()).collect();
     if budget.admits(batch.len()) {
@@ -196,6 +225,20 @@ pub(crate) async fn decide_batch(
         return Ok(stats);
     }
     let because = budget.because(batch.len());
+    stats.held += hold_batch(tx, tenant_id, batch, sync_run_id, &because).await?;
+    Ok(stats)
+}
+
+/// Parks a batch of deactivations (by user row id) for approval, with why.
+async fn hold_batch(
+    tx: &impl GenericClient,
+    tenant_id: &str,
+    batch: &[(i64, String)],
+    sync_run_id: Option<uuid::Uuid>,
+    because: &str,
+) -> Result<u32, StoreError> {
+    let ids: Vec<i64> = batch.iter().map(|(id, _)| *id).collect();
+    let reasons: Vec<&str> = batch.iter().map(|(_, r)| r.as_str()).collect();
     tx.execute(
         "INSERT INTO held_changes (tenant_id, user_id, user_kombo_id, sync_run_id, reason, held_because)
          SELECT $1, u.id, u.kombo_id, $4, r.reason, $5
@@ -208,10 +251,9 @@ pub(crate) async fn decide_batch(
     tracing::warn!(
         tenant_id,
         held = batch.len(),
-        "mass-change guard held deactivations for approval"
+        "guard held deactivations for approval"
     );
-    stats.held = batch.len() as u32;
-    Ok(stats)
+    Ok(u32::try_from(batch.len()).unwrap_or(u32::MAX))
 }
 
 /// The users a complete full listing deactivates: those its pages staged, and

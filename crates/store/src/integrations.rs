@@ -143,4 +143,48 @@ impl Store {
             .await?;
         Ok(n == 1)
     }
+
+    /// Whether Kombo's sync `sync_id` of `integration_id` has finished (its
+    /// `sync-finished` was recorded), and with which state.
+    pub async fn kombo_sync_finished(
+        &self,
+        integration_id: &str,
+        sync_id: &str,
+    ) -> Result<Option<Option<String>>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT status FROM kombo_syncs WHERE integration_id = $1 AND sync_id = $2
+                 ORDER BY received_at LIMIT 1",
+                &[&integration_id, &sync_id],
+            )
+            .await?;
+        row.map(|r| r.col("status")).transpose()
+    }
+
+    /// Notes the Kombo sync an "Import all" umbrella run waits for.
+    pub async fn await_kombo_sync(&self, run: uuid::Uuid, sync_id: &str) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE sync_runs SET kombo_sync_id = $2 WHERE id = $1",
+                &[&run, &sync_id],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Whether an unfinished "Import all" of the tenant waits for this Kombo
+    /// sync (it reads everything once the sync ends: no catch-up needed).
+    pub async fn import_awaits(&self, tenant_id: &str, sync_id: &str) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM sync_runs WHERE tenant_id = $1 AND kombo_sync_id = $2
+                                AND finished_at IS NULL) AS awaited",
+                &[&tenant_id, &sync_id],
+            )
+            .await?;
+        row.col("awaited")
+    }
 }

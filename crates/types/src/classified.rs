@@ -49,4 +49,10 @@ pub trait Classified: std::error::Error {
     fn log_url(&self) -> Option<&str> {
         None
     }
+
+    /// The other side's own explanation (Kombo's `error.message`), without
+    /// personal data: it outlives the other side's logs.
+    fn message(&self) -> Option<String> {
+        None
+    }
 }

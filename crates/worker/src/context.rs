@@ -20,6 +20,13 @@ pub struct SyncSettings {
     /// The longest one fetch may run (every page of a listing): a runaway
     /// listing ends here, and its lease stops being renewed with it.
     pub fetch_deadline: Duration,
+    /// Kombo's integration health is read at most this often per tenant
+    /// (before employees are fetched): cheap, and fresh enough for a change
+    /// of filters to be seen by the fetch its `data-changed` causes.
+    pub health_refresh: Duration,
+    /// How long "Import all" waits for Kombo's own sync to finish before it
+    /// reads what Kombo has (and says so).
+    pub kombo_sync_wait: Duration,
 }
 
 impl SyncSettings {
@@ -30,6 +37,8 @@ impl SyncSettings {
             watermark_overlap: Duration::from_secs(60),
             sweep_interval: Duration::from_secs(5),
             fetch_deadline: Duration::from_secs(3600),
+            health_refresh: Duration::from_secs(60),
+            kombo_sync_wait: Duration::from_secs(900),
         }
     }
 }

@@ -101,6 +101,7 @@ pub fn describe(message: &Incoming) -> NewDeadLetter {
         error_class,
         error_code: message.header_str(header::ERROR_CODE),
         log_url: message.header_str(header::LOG_URL),
+        error_message: message.header_str(header::ERROR_MESSAGE),
         attempts: i32::try_from(attempts).unwrap_or(i32::MAX),
         first_failed_at: time(header::FIRST_FAILED_AT),
         last_failed_at: time(header::LAST_FAILED_AT),

@@ -52,6 +52,10 @@ pub async fn run(
         apply,
         policy: policy_of(tenant),
     };
+    if entity == SyncedEntity::Employees {
+        // Before people are read: whether their deletions can be trusted.
+        crate::health::refresh(ctx, &tenant.id, integration).await;
+    }
     let work = registry::fetch(&fetch, entity);
     let deadline = ctx.settings.fetch_deadline;
     // The heartbeat lives only as long as the work: when the deadline ends a

@@ -88,6 +88,13 @@ impl Handler for IntegrationsHandler {
                 if tenant.integration_state == IntegrationState::Disconnected {
                     return Ok(());
                 }
+                store
+                    .record_integration_state(
+                        &tenant.id,
+                        &changed.state,
+                        changed.setup_status.as_deref(),
+                    )
+                    .await?;
                 match changed.state.as_str() {
                     "ACTIVE" => {
                         store
@@ -127,7 +134,13 @@ impl Handler for IntegrationsHandler {
                         raw,
                     )
                     .await?;
+                // An "Import all" that waits for this sync reads everything.
+                let awaited = match &tenant {
+                    Some(t) => store.import_awaits(&t.id, &finished.sync_id).await?,
+                    None => false,
+                };
                 match tenant {
+                    Some(_) if awaited => Ok(()),
                     // Kombo just refreshed from the HR system: catch up.
                     Some(t) if t.integration_state == IntegrationState::Active => {
                         self.publish_syncs(&t, &envelope, FetchKind::Incremental)
@@ -135,6 +148,18 @@ impl Handler for IntegrationsHandler {
                     }
                     _ => Ok(()),
                 }
+            }
+            EventPayload::IssueStatusChanged(changed) => {
+                let tenant = match &changed.integration {
+                    Some(i) => self.tenant_of(&i.id).await?,
+                    None => None,
+                };
+                let tenant_id = tenant.as_ref().map(|t| t.id.as_str());
+                let issue = crate::health::issue_event(&event.id, changed, tenant_id);
+                store.record_issue(&issue).await?;
+                tracing::info!(tenant_id = tenant_id.unwrap_or("-"), issue_type = %changed.issue.issue_type, open = issue.open, "Kombo issue recorded");
+                crate::health::update_gauges(store).await;
+                Ok(())
             }
             _ => Ok(()),
         }

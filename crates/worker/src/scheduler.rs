@@ -87,6 +87,8 @@ pub async fn tick(ctx: &WorkerContext, config: &SchedulerConfig) -> Result<Tick,
     }
     report.invitations_due = store.release_due_invitations().await?;
     (report.deactivated, report.held) = store.apply_due_deactivations().await?;
+    // Health gauges stay current even when no webhook or fetch moves them.
+    crate::health::update_gauges(store).await;
     metrics::counter!("scheduled_full_syncs_total").increment(report.full_syncs as u64);
     // Every tenant's together: a tenant label would make one series per customer.
     let conflicts = store.open_identity_conflicts().await?;

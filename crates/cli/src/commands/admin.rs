@@ -28,6 +28,10 @@ pub struct AdminArgs {
     /// Where /metrics, /healthz and /readyz are served.
     #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:9090")]
     pub metrics_addr: String,
+    /// Seconds "Import all" waits for Kombo's own sync (force-sync) to finish
+    /// before it reads what Kombo has.
+    #[arg(long, env = "KOMBO_SYNC_WAIT_SECS", default_value_t = 900.0, value_parser = crate::args::at_least(0.0))]
+    pub kombo_sync_wait_secs: f64,
 }
 
 /// Checks `ADMIN_TOKEN` at parse time without echoing it: clap's usual
@@ -67,7 +71,10 @@ pub async fn run(
         &amqp,
         &kombo,
         Topology::new(&amqp.amqp_prefix),
-        hris_worker::SyncSettings::new("admin"),
+        hris_worker::SyncSettings {
+            kombo_sync_wait: std::time::Duration::from_secs_f64(args.kombo_sync_wait_secs),
+            ..hris_worker::SyncSettings::new("admin")
+        },
     )?;
     ctx.store
         .ping()

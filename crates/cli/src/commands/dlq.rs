@@ -329,6 +329,10 @@ async fn show(store: &Store, id: i64, json: bool) -> anyhow::Result<()> {
         "error code",
         letter.letter.error_code.as_deref().unwrap_or("-"),
     );
+    row(
+        "Kombo message",
+        letter.letter.error_message.as_deref().unwrap_or("-"),
+    );
     row("Kombo log", letter.letter.log_url.as_deref().unwrap_or("-"));
     row("attempts", &letter.letter.attempts.to_string());
     row("first failure", &when(letter.letter.first_failed_at));

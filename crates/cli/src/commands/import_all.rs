@@ -20,6 +20,7 @@ pub async fn run(
     dry_run: bool,
     wait: bool,
     json_out: bool,
+    kombo_wait: Duration,
     role: RoleArgs,
 ) -> anyhow::Result<()> {
     let setup = crate::commands::worker::setup(&role, "import-all")?;
@@ -38,11 +39,8 @@ pub async fn run(
     );
     let started = hris_worker::import::start(&setup.ctx, &tenant).await?;
     eprintln!("import-all started: sync run {}", started.sync_run_id);
-    if let Err(e) = &started.force_sync {
-        eprintln!(
-            "warning: Kombo did not accept the refresh request ({e}); syncing what Kombo has"
-        );
-    }
+    wait_for_kombo(&setup.ctx, &started, kombo_wait).await?;
+    hris_worker::import::read_all(&setup.ctx, &tenant, &started).await?;
     shutdown.cancel();
     let _ = connection.await;
     if !wait {
@@ -80,6 +78,42 @@ pub async fn run(
         .close_umbrella_run(started.sync_run_id, status, &totals)
         .await?;
     print_summary(&totals, json_out, started.sync_run_id, status)?;
+    Ok(())
+}
+
+/// The waiting phase, on stderr: which Kombo sync, how it ended.
+async fn wait_for_kombo(
+    ctx: &hris_worker::WorkerContext,
+    started: &hris_worker::import::ImportStarted,
+    bound: Duration,
+) -> anyhow::Result<()> {
+    use hris_worker::import::Waited;
+    match &started.force_sync {
+        Ok(sync) => eprintln!(
+            "waiting for Kombo's sync {}{} to finish (at most {} s)…",
+            sync.sync_id,
+            if sync.already_queued {
+                " (already queued)"
+            } else {
+                ""
+            },
+            bound.as_secs()
+        ),
+        Err(e) => eprintln!(
+            "warning: Kombo did not accept the refresh request ({e}); syncing what Kombo has"
+        ),
+    }
+    match hris_worker::import::wait_for_kombo(ctx, started, bound).await? {
+        Waited::Finished { state } => eprintln!(
+            "Kombo's sync finished ({}); reading everything",
+            state.as_deref().unwrap_or("no state")
+        ),
+        Waited::TimedOut(after) => eprintln!(
+            "warning: Kombo's sync did not finish within {} s; reading what Kombo has now (its sync-finished will catch up)",
+            after.as_secs()
+        ),
+        Waited::Skipped => {}
+    }
     Ok(())
 }
 

@@ -11,5 +11,6 @@ pub mod receiver;
 pub mod scheduler;
 pub mod sim;
 pub mod tenant;
+pub mod tenant_health;
 pub mod tenant_ops;
 pub mod worker;

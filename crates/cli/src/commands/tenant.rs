@@ -1,4 +1,5 @@
 use hris_store::Tenant;
+use hris_worker::links::LinkKind;
 
 use crate::args::TenantCommand;
 
@@ -50,6 +51,10 @@ pub async fn run(command: TenantCommand) -> anyhow::Result<()> {
             tool,
             admin_email,
         } => super::tenant_ops::connect(&db.store()?, &kombo, &tenant, &tool, &admin_email).await?,
+        TenantCommand::Relink(t) => super::tenant_health::link(&t, LinkKind::Relink).await?,
+        TenantCommand::SetupLink(t) => super::tenant_health::link(&t, LinkKind::Setup).await?,
+        TenantCommand::Pause(t) => super::tenant_health::set_paused(&t, true).await?,
+        TenantCommand::Resume(t) => super::tenant_health::set_paused(&t, false).await?,
         TenantCommand::Disconnect { db, tenant, yes } => {
             super::tenant_ops::disconnect(&db.store()?, &tenant, yes).await?
         }

@@ -18,6 +18,9 @@ pub async fn connect(
     admin_email: &str,
 ) -> anyhow::Result<()> {
     let t = store.tenant(tenant).await?;
+    if let Some(refusal) = hris_worker::links::connect_refusal(&t) {
+        return Err(Refused(refusal).into());
+    }
     let link = kombo
         .client()?
         .create_link(&CreateLinkRequest {
@@ -41,7 +44,9 @@ pub async fn disconnect(store: &Store, tenant: &str, yes: bool) -> anyhow::Resul
     store.tenant(tenant).await?;
     if !yes {
         return Err(Refused(format!(
-            "disconnecting {tenant} stops its webhooks and scheduled syncs (its data is kept): add --yes"
+            "disconnecting {tenant} stops acting on its webhooks and its scheduled and manual syncs. \
+             It deletes nothing: its users, teams, locations, absences and their history stay, \
+             and its Kombo integration is not deleted (resume with tenant resume, repair with tenant relink). Add --yes"
         ))
         .into());
     }
@@ -78,12 +83,14 @@ pub async fn status(store: &Store, tenant: &str, json_out: bool) -> anyhow::Resu
     };
     let (skipped, altered) = (issues_of("skipped"), issues_of("altered"));
     let conflicts = store.identity_conflicts(tenant, false).await?.len();
+    let health = store.tenant_health(tenant).await?;
     if json_out {
         let out = json!({
             "tenant": t.id, "integration_id": t.kombo_integration_id, "state": t.integration_state,
             "entities": entities, "held_changes": held.len(), "pending_dead_letters": dead_count,
             "record_issues": { "skipped": skipped, "altered": altered },
             "identity_conflicts": conflicts,
+            "kombo": health, "environment_issues": store.environment_issues().await?,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
@@ -95,6 +102,7 @@ pub async fn status(store: &Store, tenant: &str, json_out: bool) -> anyhow::Resu
         t.kombo_integration_id.as_deref().unwrap_or("-"),
         t.integration_state
     );
+    super::tenant_health::print_health(&health);
     let mut rows = crate::output::table(&[
         "ENTITY",
         "LAST INCREMENTAL",
