@@ -74,6 +74,11 @@ async fn tenants_are_registered_and_settings_validated() {
         .await
         .expect("add");
     assert_eq!(t.integration_state, hris_store::IntegrationState::Active);
+    assert_eq!(
+        t.settings,
+        hris_store::TenantSettings::default(),
+        "TenantSettings::default() is the schema's"
+    );
     // Same values again: fine. Another integration for the same tenant: conflict.
     store
         .add_tenant("t1", "Acme", Some("personio:abc"))

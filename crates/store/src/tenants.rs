@@ -25,6 +25,27 @@ pub struct TenantSettings {
     pub rehire_invite: String,
 }
 
+impl Default for TenantSettings {
+    /// The schema's defaults: what a new tenant has.
+    fn default() -> Self {
+        Self {
+            enabled_scopes: vec!["work_location".to_owned()],
+            invite_policy: "on_start_date".to_owned(),
+            invite_days_before: 0,
+            time_zone: "UTC".to_owned(),
+            full_sync_interval_seconds: 10_800,
+            primary_team_group_types: vec!["TEAM".to_owned(), "DEPARTMENT".to_owned()],
+            mass_change_threshold: 0.2,
+            custom_field_mapping: serde_json::json!({}),
+            identity_match: "email".to_owned(),
+            deactivation_grace_seconds: 86_400,
+            scope_filter: serde_json::json!({}),
+            first_name_source: "first_name".to_owned(),
+            rehire_invite: "invite_again".to_owned(),
+        }
+    }
+}
+
 /// A tenant as its row reads, column by column name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, FromRow)]
 pub struct Tenant {

@@ -112,16 +112,7 @@ mod tests {
             kombo_integration_id: integration.map(str::to_owned),
             integration_state: state,
             integration_state_reason: reason.map(str::to_owned),
-            settings: hris_store::TenantSettings {
-                enabled_scopes: Vec::new(),
-                invite_policy: "never".to_owned(),
-                invite_days_before: 0,
-                time_zone: "UTC".to_owned(),
-                full_sync_interval_seconds: 10_800,
-                primary_team_group_types: Vec::new(),
-                mass_change_threshold: 0.2,
-                custom_field_mapping: serde_json::Value::Null,
-            },
+            settings: hris_store::TenantSettings::default(),
         }
     }
 
