@@ -7,6 +7,7 @@ mod exit;
 mod output;
 mod services;
 mod settings_help;
+mod tenant_args;
 
 use clap::{Parser, Subcommand};
 
