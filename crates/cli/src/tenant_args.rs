@@ -103,6 +103,7 @@ pub enum TenantCommand {
     /// Identity conflicts: HR records that could be more than one user, or
     /// whose email an active user of another record holds. Nobody was merged
     /// or changed; `resolve` decides one.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Identity {
         #[command(subcommand)]
         action: Option<IdentityAction>,
@@ -203,8 +204,10 @@ pub enum IdentityAction {
         /// The user (`users.id`) the record is.
         #[arg(long, value_name = "USER_ID")]
         link: Option<i64>,
+        /// The record is applied on its own: its own user (a new one if it has none).
         #[arg(long)]
         create: bool,
+        /// The record is never synced.
         #[arg(long)]
         ignore: bool,
         #[command(flatten)]
