@@ -65,6 +65,7 @@ enum Command {
     },
     /// Consumes one entity's queue, the dead letters, or all of them.
     Worker {
+        /// Which queue this worker consumes (all: every one, in one process).
         #[arg(long, value_enum)]
         entity: commands::worker::WorkerRole,
         #[command(flatten)]
@@ -95,6 +96,7 @@ enum Command {
     },
     /// The "Import all" button: asks Kombo to refresh and fully syncs every entity now.
     ImportAll {
+        /// The tenant (the platform's customer id).
         #[arg(long)]
         tenant: String,
         /// Print what would change, field by field (employees), and write nothing.
@@ -107,6 +109,7 @@ enum Command {
         /// reading what Kombo has.
         #[arg(long, env = "KOMBO_SYNC_WAIT_SECS", default_value_t = 900.0, value_parser = crate::args::at_least(0.0))]
         kombo_sync_wait_secs: f64,
+        /// JSON on stdout instead of text (for scripts).
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -121,18 +124,23 @@ enum Command {
     Explain {
         #[command(flatten)]
         db: DatabaseArgs,
+        /// The tenant (the platform's customer id).
         #[arg(long)]
         tenant: String,
         /// Kombo employee id or email.
         #[arg(long)]
         user: String,
+        /// JSON on stdout instead of text (for scripts).
         #[arg(long)]
         json: bool,
     },
     /// The whole service against the simulator in one process: connect, import, live changes.
     Demo(commands::demo::DemoArgs),
     /// GETs URL and exits 0 on a 2xx (container health checks; the image has no curl).
-    Probe { url: String },
+    Probe {
+        /// The URL to GET, e.g. http://127.0.0.1:9090/readyz.
+        url: String,
+    },
     /// The Kombo simulator (API and signed webhooks).
     Sim(SimArgs),
 }
@@ -213,4 +221,36 @@ async fn probe(url: &str) -> anyhow::Result<()> {
         response.status()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod help_tests {
+    use clap::CommandFactory;
+
+    /// Every option of every command says what it is for (`--help` is the
+    /// documentation on-call reads at 3 a.m.).
+    #[test]
+    fn every_option_has_help_text() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} --{id}"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "hris-sync", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "options without help:\n{}",
+            missing.join("\n")
+        );
+    }
 }

@@ -11,6 +11,7 @@ pub struct TenantKombo {
     pub db: DatabaseArgs,
     #[command(flatten)]
     pub kombo: KomboArgs,
+    /// The tenant (the platform's customer id).
     #[arg(long)]
     pub tenant: String,
 }
@@ -24,6 +25,7 @@ pub enum TenantCommand {
         /// The platform's customer id (Kombo's end_user.origin_id).
         #[arg(long = "tenant", alias = "id", value_name = "TENANT")]
         id: String,
+        /// The tenant's display name.
         #[arg(long)]
         name: String,
         /// Links an existing Kombo integration now.
@@ -34,6 +36,7 @@ pub enum TenantCommand {
     List {
         #[command(flatten)]
         db: DatabaseArgs,
+        /// JSON on stdout instead of text (for scripts).
         #[arg(long)]
         json: bool,
     },
@@ -53,7 +56,9 @@ pub enum TenantCommand {
         /// The tenant (the platform's customer id); `--id` is its old spelling.
         #[arg(long = "tenant", alias = "id", value_name = "TENANT")]
         id: String,
+        /// The setting (listed below).
         key: String,
+        /// Its new value.
         value: String,
     },
     /// Asks Kombo for a connection link for the customer's admin and prints it.
@@ -62,11 +67,13 @@ pub enum TenantCommand {
         db: DatabaseArgs,
         #[command(flatten)]
         kombo: KomboArgs,
+        /// The tenant (the platform's customer id).
         #[arg(long)]
         tenant: String,
         /// The HR system: personio, workday, hibob, …
         #[arg(long)]
         tool: String,
+        /// The customer's admin who completes Kombo's connection flow.
         #[arg(long)]
         admin_email: String,
     },
@@ -84,6 +91,7 @@ pub enum TenantCommand {
     Disconnect {
         #[command(flatten)]
         db: DatabaseArgs,
+        /// The tenant (the platform's customer id).
         #[arg(long)]
         tenant: String,
         /// Required: webhooks and schedules of the tenant stop until it is connected again.
@@ -95,8 +103,10 @@ pub enum TenantCommand {
     Status {
         #[command(flatten)]
         db: DatabaseArgs,
+        /// The tenant (the platform's customer id).
         #[arg(long)]
         tenant: String,
+        /// JSON on stdout instead of text (for scripts).
         #[arg(long)]
         json: bool,
     },
@@ -109,11 +119,13 @@ pub enum TenantCommand {
         action: Option<IdentityAction>,
         #[command(flatten)]
         db: DatabaseArgs,
+        /// The tenant (the platform's customer id).
         #[arg(long)]
         tenant: Option<String>,
         /// Also the conflicts already resolved or ignored.
         #[arg(long)]
         all: bool,
+        /// JSON on stdout instead of text (for scripts).
         #[arg(long)]
         json: bool,
     },
@@ -121,8 +133,10 @@ pub enum TenantCommand {
     Held {
         #[command(flatten)]
         db: DatabaseArgs,
+        /// The tenant (the platform's customer id).
         #[arg(long)]
         tenant: String,
+        /// JSON on stdout instead of text (for scripts).
         #[arg(long)]
         json: bool,
     },
@@ -132,6 +146,7 @@ pub enum TenantCommand {
     Issues {
         #[command(flatten)]
         db: DatabaseArgs,
+        /// The tenant (the platform's customer id).
         #[arg(long)]
         tenant: String,
         /// Include resolved issues.
@@ -140,6 +155,7 @@ pub enum TenantCommand {
         /// At most this many, newest first.
         #[arg(long, default_value_t = 200)]
         limit: i64,
+        /// JSON on stdout instead of text (for scripts).
         #[arg(long)]
         json: bool,
     },
@@ -148,6 +164,7 @@ pub enum TenantCommand {
     Approve {
         #[command(flatten)]
         db: DatabaseArgs,
+        /// The tenant (the platform's customer id).
         #[arg(long)]
         tenant: String,
         #[command(flatten)]
@@ -160,6 +177,7 @@ pub enum TenantCommand {
     Reject {
         #[command(flatten)]
         db: DatabaseArgs,
+        /// The tenant (the platform's customer id).
         #[arg(long)]
         tenant: String,
         #[command(flatten)]
@@ -196,6 +214,7 @@ pub enum IdentityAction {
     Resolve {
         #[command(flatten)]
         db: DatabaseArgs,
+        /// The tenant (the platform's customer id).
         #[arg(long)]
         tenant: String,
         /// The conflict's id (from `tenant identity`).
@@ -212,6 +231,7 @@ pub enum IdentityAction {
         ignore: bool,
         #[command(flatten)]
         actor: ActorArgs,
+        /// JSON on stdout instead of text (for scripts).
         #[arg(long)]
         json: bool,
     },

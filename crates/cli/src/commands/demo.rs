@@ -36,6 +36,7 @@ pub struct DemoArgs {
         default_value = "postgres://postgres@127.0.0.1:5432/hris_demo"
     )]
     pub database_url: String,
+    /// RabbitMQ for the demo.
     #[arg(
         long,
         env = "AMQP_URL",

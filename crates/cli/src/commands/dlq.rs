@@ -23,8 +23,10 @@ pub enum DlqCommand {
         /// One row per message instead of the grouped summary.
         #[arg(long)]
         messages: bool,
+        /// JSON on stdout instead of text (for scripts).
         #[arg(long)]
         json: bool,
+        /// At most this many rows.
         #[arg(long, default_value_t = 200)]
         limit: i64,
     },
@@ -32,7 +34,9 @@ pub enum DlqCommand {
     Show {
         #[command(flatten)]
         db: DatabaseArgs,
+        /// The dead letter's id (from `dlq list`).
         id: i64,
+        /// JSON on stdout instead of text (for scripts).
         #[arg(long)]
         json: bool,
     },
@@ -82,11 +86,13 @@ pub struct FilterArgs {
     /// Dead-letter ids (replay and purge: these only).
     #[arg(value_name = "ID")]
     pub ids: Vec<i64>,
+    /// The tenant (the platform's customer id).
     #[arg(long)]
     pub tenant: Option<String>,
     /// The queue it failed on.
     #[arg(long, value_parser = PossibleValuesParser::new(["employees", "teams", "locations", "absences", "integrations"]))]
     pub entity: Option<String>,
+    /// How it failed: retryable, not_ready, permanent or poison.
     #[arg(long, value_parser = PossibleValuesParser::new(["retryable", "not_ready", "permanent", "poison"]))]
     pub error_class: Option<String>,
     /// Replay and purge default to pending.
@@ -95,6 +101,7 @@ pub struct FilterArgs {
     /// Archived at or after: RFC 3339 or a span back from now (90m, 24h, 7d).
     #[arg(long, value_parser = parse_time)]
     pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Archived before: RFC 3339 or a span back from now (90m, 24h, 7d).
     #[arg(long, value_parser = parse_time)]
     pub until: Option<chrono::DateTime<chrono::Utc>>,
 }
