@@ -152,20 +152,22 @@ pub async fn run(db: DatabaseArgs, tenant: String, user: String, json: bool) -> 
         when(state.kombo_changed_at)
     );
     println!("\nhistory ({} changes, oldest first):", history.len());
+    let mut rows = crate::output::table(&["WHEN", "FIELD", "OLD", "NEW", "CAUSE"]);
     for h in &history {
-        println!(
-            "  {}  {:<20} {} → {}   [{}{}]",
+        let event = h
+            .cause_event_id
+            .as_deref()
+            .map(|e| format!(", event {e}"))
+            .unwrap_or_default();
+        rows.add_row(vec![
             when(Some(h.changed_at)),
-            h.field,
+            h.field.clone(),
             show(&h.old_value),
             show(&h.new_value),
-            h.sync_run.as_deref().unwrap_or("-"),
-            h.cause_event_id
-                .as_deref()
-                .map(|e| format!(", event {e}"))
-                .unwrap_or_default()
-        );
+            format!("{}{event}", h.sync_run.as_deref().unwrap_or("-")),
+        ]);
     }
+    println!("{rows}");
     if !issues.is_empty() {
         println!("\nopen record issues:");
         print_issues(&issues);
@@ -176,15 +178,19 @@ pub async fn run(db: DatabaseArgs, tenant: String, user: String, json: bool) -> 
         println!(
             "\npending dead letters of this tenant's employee sync (may hold this user's latest change):"
         );
+        let mut rows = crate::output::table(&["ID", "ARCHIVED", "CLASS", "CODE OR REASON"]);
         for d in &dead {
-            println!(
-                "  {:>6}  {}  {}  {}",
-                d.id,
+            rows.add_row(vec![
+                d.id.to_string(),
                 when(Some(d.archived_at)),
-                d.letter.error_class,
-                d.letter.error_code.as_deref().unwrap_or(&d.letter.reason)
-            );
+                d.letter.error_class.clone(),
+                d.letter
+                    .error_code
+                    .clone()
+                    .unwrap_or_else(|| d.letter.reason.clone()),
+            ]);
         }
+        println!("{rows}");
     }
     Ok(())
 }

@@ -157,31 +157,36 @@ pub async fn issues(
         println!("no record issues for tenant {tenant}");
         return Ok(());
     }
-    println!(
-        "{:<10} {:<14} {:<28} {:<8} {:<20} {:>5}  REASON",
-        "SEVERITY", "ENTITY", "KOMBO ID", "STAGE", "LAST SEEN", "SEEN"
-    );
+    let mut rows = crate::output::table(&[
+        "SEVERITY",
+        "ENTITY",
+        "KOMBO ID",
+        "STAGE",
+        "LAST SEEN",
+        "SEEN",
+        "REASON",
+    ]);
     for i in &issues {
-        println!(
-            "{:<10} {:<14} {:<28} {:<8} {:<20} {:>5}  {}{}",
-            i.severity,
-            i.entity,
+        let resolved = if i.resolved_at.is_some() {
+            "  (resolved)"
+        } else {
+            ""
+        };
+        rows.add_row(vec![
+            i.severity.to_string(),
+            i.entity.clone(),
             if i.kombo_id.is_empty() {
-                "(no id)"
+                "(no id)".to_owned()
             } else {
-                &i.kombo_id
+                i.kombo_id.clone()
             },
-            i.stage,
+            i.stage.to_string(),
             when(Some(i.last_seen_at)),
-            i.seen_count,
-            i.reason,
-            if i.resolved_at.is_some() {
-                "  (resolved)"
-            } else {
-                ""
-            }
-        );
+            i.seen_count.to_string(),
+            format!("{}{resolved}", i.reason),
+        ]);
     }
+    println!("{rows}");
     Ok(())
 }
 
@@ -199,15 +204,16 @@ pub async fn held(store: &Store, tenant: &str, json_out: bool) -> anyhow::Result
     if let Some(first) = held.first() {
         println!("  because {}", first.held_because);
     }
+    let mut rows = crate::output::table(&["ID", "USER (KOMBO ID)", "REASON", "HELD"]);
     for h in &held {
-        println!(
-            "  {:>6}  user {:<28} {}  held {}",
-            h.id,
-            h.user_kombo_id,
-            h.reason,
-            when(Some(h.held_at))
-        );
+        rows.add_row(vec![
+            h.id.to_string(),
+            h.user_kombo_id.clone(),
+            h.reason.clone(),
+            when(Some(h.held_at)),
+        ]);
     }
+    println!("{rows}");
     println!(
         "apply them: hris-sync tenant approve --tenant {tenant}; drop them: hris-sync tenant reject --tenant {tenant}"
     );
