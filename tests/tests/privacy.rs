@@ -197,3 +197,89 @@ async fn an_anonymised_leaver_is_nowhere_in_a_dump_even_after_a_full_sync() -> a
     assert_eq!(audit, 1);
     Ok(())
 }
+
+/// Rows of tenant `acme` in each table that has a `tenant_id` (the audit
+/// aside), as "table n" for the tables that have any.
+async fn tenant_rows(stack: &Stack) -> anyhow::Result<Vec<String>> {
+    let client = stack.store.client().await?;
+    let tables: Vec<String> = client
+        .query(
+            "SELECT table_name::text AS t FROM information_schema.columns
+             WHERE table_schema = 'public' AND column_name = 'tenant_id' AND table_name <> 'privacy_audit'
+             ORDER BY 1",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get("t"))
+        .collect();
+    let mut left = Vec::new();
+    for table in tables {
+        let sql = format!("SELECT count(*) FROM {table} WHERE tenant_id = $1");
+        let n = stack.count(&sql, "acme").await?;
+        if n > 0 {
+            left.push(format!("{table} {n}"));
+        }
+    }
+    Ok(left)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_disconnected_tenant_is_erased_from_every_table_and_only_then() -> anyhow::Result<()> {
+    let (stack, _) = Stack::imported("acme", 20, 72).await?;
+    let client = stack.store.client().await?;
+    stack.store.add_tenant("other", "Other", None).await?;
+    client
+        .execute(
+            "INSERT INTO users (tenant_id, email, first_name, status) VALUES ('other', 'keep@other.example', 'Keeper', 'active')",
+            &[],
+        )
+        .await?;
+    dead_letter(&stack, "acme-1", "{}", "acme's").await?;
+    let letter: i64 = client
+        .query_one(
+            "SELECT id FROM dead_letters WHERE dedupe_key = 'acme-1'",
+            &[],
+        )
+        .await?
+        .get("id");
+    stack.store.purge_dead_letter(letter, "oncall").await?;
+    assert!(tenant_rows(&stack).await?.contains(&"users 20".to_owned()));
+
+    let args = ["tenant", "purge", "--tenant", "acme", "--actor", "dpo"];
+    let (code, _, stderr) = stack.cli_status(&[&args[..], &["--yes"]].concat()).await?;
+    assert_eq!(code, Some(4), "a connected tenant is refused: {stderr}");
+    assert!(stderr.contains("disconnect it first"), "{stderr}");
+    stack
+        .cli(&["tenant", "disconnect", "--tenant", "acme", "--yes"])
+        .await?;
+    let before = tenant_rows(&stack).await?;
+    let (code, _, stderr) = stack.cli_status(&args).await?;
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(stderr.contains("would delete tenant acme:"), "{stderr}");
+    assert_eq!(
+        tenant_rows(&stack).await?,
+        before,
+        "a dry run deletes nothing"
+    );
+
+    let out = stack.cli(&[&args[..], &["--yes"]].concat()).await?;
+    for part in ["users 20", "dead_letters 1", "dlq_audit 1", "tenants 1"] {
+        assert!(out.contains(part), "{part}: {out}");
+    }
+    assert_eq!(tenant_rows(&stack).await?, Vec::<String>::new());
+    for (sql, expected) in [
+        ("SELECT count(*) FROM tenants WHERE id = $1", 0),
+        ("SELECT count(*) FROM team_memberships WHERE $1 <> ''", 0),
+        ("SELECT count(*) FROM dlq_audit WHERE $1 <> ''", 0),
+        ("SELECT count(*) FROM users WHERE tenant_id <> $1", 1),
+        (
+            "SELECT count(*) FROM privacy_audit WHERE tenant_id = $1 AND action = 'purge_tenant'
+             AND (detail->'rows'->>'users')::int = 20",
+            1,
+        ),
+    ] {
+        assert_eq!(stack.count(sql, "acme").await?, expected, "{sql}");
+    }
+    Ok(())
+}
