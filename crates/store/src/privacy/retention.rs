@@ -44,7 +44,10 @@ fn sweep(kind: &str, doomed: &str, change: &str) -> String {
 }
 
 impl Store {
-    /// Expires at most `limit` rows of each kind, in one transaction.
+    /// Expires at most `limit` rows of each kind, in one transaction. Each
+    /// selection is also cut at the shortest retention of any tenant: the
+    /// age index is then read only up to that point, so a tick that finds
+    /// nothing to expire does not walk the whole change log.
     pub async fn expire_batch(&self, limit: i64) -> Result<Expired, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
@@ -52,6 +55,7 @@ impl Store {
             "change_log",
             "SELECT c.id FROM change_log c JOIN tenants t ON t.id = c.tenant_id
              WHERE c.changed_at < now() - make_interval(days => t.change_log_retention_days)
+               AND c.changed_at < now() - make_interval(days => (SELECT min(change_log_retention_days) FROM tenants))
              ORDER BY c.changed_at LIMIT $1 FOR UPDATE OF c SKIP LOCKED",
             "DELETE FROM change_log x USING doomed WHERE x.id = doomed.id",
         );
@@ -62,6 +66,8 @@ impl Store {
             "SELECT d.id FROM dead_letters d LEFT JOIN tenants t ON t.id = d.tenant_id
              WHERE length(d.payload) > 0
                AND d.archived_at < now() - make_interval(days => coalesce(t.dead_letter_payload_retention_days, $2))
+               AND d.archived_at < now() - make_interval(days =>
+                   (SELECT least(min(dead_letter_payload_retention_days), $2) FROM tenants))
              ORDER BY d.archived_at LIMIT $1 FOR UPDATE OF d SKIP LOCKED",
             "UPDATE dead_letters x SET payload = ''::bytea FROM doomed WHERE x.id = doomed.id",
         );
@@ -69,6 +75,7 @@ impl Store {
             "run_error",
             "SELECT r.id FROM sync_runs r JOIN tenants t ON t.id = r.tenant_id
              WHERE r.error IS NOT NULL AND r.started_at < now() - make_interval(days => t.run_error_retention_days)
+               AND r.started_at < now() - make_interval(days => (SELECT min(run_error_retention_days) FROM tenants))
              ORDER BY r.started_at LIMIT $1 FOR UPDATE OF r SKIP LOCKED",
             "UPDATE sync_runs x SET error = NULL FROM doomed WHERE x.id = doomed.id",
         );
