@@ -195,6 +195,19 @@ async fn an_anonymised_leaver_is_nowhere_in_a_dump_even_after_a_full_sync() -> a
         )
         .await?;
     assert_eq!(audit, 1);
+
+    // Rehired in the HR system: the person is served again, with their data.
+    mutate(json!({"op": "rehire", "employee_id": leaver})).await?;
+    stack.flush_webhooks().await?;
+    stack.settle(SETTLE).await?;
+    let back = stack
+        .scalar(
+            "SELECT count(*) FROM users WHERE id = $1 AND status = 'active' AND first_name = $2
+             AND job_title = $3 AND anonymised_at IS NULL",
+            &[&user, &FIRST, &LATER_TITLE],
+        )
+        .await?;
+    assert_eq!(back, 1, "a rehire brings the person back");
     Ok(())
 }
 
