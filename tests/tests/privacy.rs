@@ -96,6 +96,16 @@ async fn an_anonymised_leaver_is_nowhere_in_a_dump_even_after_a_full_sync() -> a
     let (code, _, stderr) = stack.cli_status(&[&args[..], &["--yes"]].concat()).await?;
     assert_eq!(code, Some(4), "{stderr}");
     assert!(stderr.contains("is active"), "{stderr}");
+    let unknown = [
+        "tenant",
+        "anonymise",
+        "--tenant",
+        "acme",
+        "--user",
+        "999999",
+        "--yes",
+    ];
+    assert_eq!(stack.cli_status(&unknown).await?.0, Some(3), "no such user");
 
     mutate(json!({"op": "terminate", "employee_id": leaver, "days_from_today": -10})).await?;
     stack.flush_webhooks().await?;
