@@ -20,6 +20,7 @@ pub mod conformance;
 pub mod metrics;
 pub mod openapi;
 pub mod people;
+pub mod privacy;
 pub mod receiver_process;
 pub mod stack;
 

@@ -29,6 +29,11 @@ Settings (KEY VALUE):
                               custom_field:preferred_name (falls back to first_name)
   rehire_invite               invite_again (default) | never: a returning leaver
                               relinked to their user
+  change_log_retention_days   days a field's history is kept (default 365)
+  dead_letter_payload_retention_days
+                              days a dead letter keeps its payload; its id, reason
+                              and headers stay (default 30)
+  run_error_retention_days    days a sync run keeps its error text (default 90)
 
 When they take effect: every sync after the change reads the settings anew.
 Scopes, group types, the custom field mapping and the time zone reach people
@@ -36,7 +41,8 @@ whose records have not changed at the next full sync (every 3 h, or
 `hris-sync import-all --tenant T` now). The invite policy applies to
 invitations decided after the change. The threshold applies to the next batch.
 Identity settings apply to records the next sync reads; the scope filter and the
-first name source reach everyone at the next full sync.";
+first name source reach everyone at the next full sync. Retention applies at the
+scheduler's next tick (deploy/PRIVACY.md).";
 
 #[cfg(test)]
 mod tests {

@@ -98,6 +98,11 @@ pub enum TenantCommand {
         #[arg(long)]
         yes: bool,
     },
+    /// Blanks a deactivated user's personal data in every table (needs --yes;
+    /// without it, says what it would change and exits 4).
+    Anonymise(crate::commands::privacy::AnonymiseArgs),
+    /// Deletes every row of a disconnected tenant (needs --yes).
+    Purge(crate::commands::privacy::PurgeArgs),
     /// Per entity: last incremental and full sync, watermark, lag, last error;
     /// held changes and pending dead letters.
     Status {

@@ -126,6 +126,18 @@ fn check(key: &str, value: &str) -> Result<Option<(&'static str, Setting)>, Stri
             ("first_name_source", Setting::Text(value.to_owned()))
         }
         "rehire_invite" => ("rehire_invite", one_of(value, &["invite_again", "never"])?),
+        "change_log_retention_days" => (
+            "change_log_retention_days",
+            whole(value, 1, "whole days, at least 1")?,
+        ),
+        "dead_letter_payload_retention_days" => (
+            "dead_letter_payload_retention_days",
+            whole(value, 1, "whole days, at least 1")?,
+        ),
+        "run_error_retention_days" => (
+            "run_error_retention_days",
+            whole(value, 1, "whole days, at least 1")?,
+        ),
         _ => return Ok(None),
     }))
 }
@@ -175,6 +187,9 @@ mod tests {
                 "nickname",
             ),
             ("rehire_invite", "never", "sometimes"),
+            ("change_log_retention_days", "30", "0"),
+            ("dead_letter_payload_retention_days", "7", "-1"),
+            ("run_error_retention_days", "90", "ninety"),
         ] {
             assert!(matches!(check(key, good), Ok(Some(_))), "{key} {good}");
             assert!(check(key, bad).is_err(), "{key} {bad}");

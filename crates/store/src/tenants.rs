@@ -23,6 +23,12 @@ pub struct TenantSettings {
     pub scope_filter: serde_json::Value,
     pub first_name_source: String,
     pub rehire_invite: String,
+    /// Days a change log entry is kept.
+    pub change_log_retention_days: i32,
+    /// Days a dead letter keeps its payload (its id and reason stay).
+    pub dead_letter_payload_retention_days: i32,
+    /// Days a sync run keeps its error text.
+    pub run_error_retention_days: i32,
 }
 
 impl Default for TenantSettings {
@@ -42,6 +48,9 @@ impl Default for TenantSettings {
             scope_filter: serde_json::json!({}),
             first_name_source: "first_name".to_owned(),
             rehire_invite: "invite_again".to_owned(),
+            change_log_retention_days: 365,
+            dead_letter_payload_retention_days: 30,
+            run_error_retention_days: 90,
         }
     }
 }
@@ -62,7 +71,8 @@ pub struct Tenant {
 const COLUMNS: &str = "id, name, kombo_integration_id, integration_state, integration_state_reason, \
     enabled_scopes, invite_policy, invite_days_before, time_zone, full_sync_interval_seconds, \
     primary_team_group_types, mass_change_threshold, custom_field_mapping, identity_match, \
-    deactivation_grace_seconds, scope_filter, first_name_source, rehire_invite";
+    deactivation_grace_seconds, scope_filter, first_name_source, rehire_invite, \
+    change_log_retention_days, dead_letter_payload_retention_days, run_error_retention_days";
 
 /// Scopes a tenant may enable.
 pub const OPTIONAL_SCOPES: &[&str] = &[

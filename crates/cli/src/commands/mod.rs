@@ -7,6 +7,7 @@ pub mod identity;
 pub mod import_all;
 pub mod migrate;
 pub mod ops;
+pub mod privacy;
 pub mod receiver;
 pub mod scheduler;
 pub mod sim;

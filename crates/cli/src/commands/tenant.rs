@@ -58,6 +58,8 @@ pub async fn run(command: TenantCommand) -> anyhow::Result<()> {
         TenantCommand::Disconnect { db, tenant, yes } => {
             super::tenant_ops::disconnect(&db.store()?, &tenant, yes).await?
         }
+        TenantCommand::Anonymise(args) => super::privacy::anonymise(&args).await?,
+        TenantCommand::Purge(args) => super::privacy::purge(&args).await?,
         TenantCommand::Status { db, tenant, json } => {
             super::tenant_ops::status(&db.store()?, &tenant, json).await?
         }

@@ -68,6 +68,9 @@ pub struct StoredUser {
     pub rejected_for: Option<DateTime<Utc>>,
     /// A deactivation of this user waits for approval.
     pub held: bool,
+    /// Its personal fields were blanked (`tenant anonymise`): a sync leaves
+    /// them blank while the HR record stays deactivated.
+    pub anonymised: bool,
 }
 
 impl StoredUser {
@@ -85,6 +88,7 @@ impl StoredUser {
             changed_at: None,
             rejected_for: None,
             held: false,
+            anonymised: false,
         }
     }
 }
@@ -168,7 +172,9 @@ pub fn plan_users(
         let mut teams = mapped.team_kombo_ids.clone();
         teams.sort();
         let old = stored.get(&mapped.user.kombo_id);
-        if old.is_some_and(|o| is_stale(o.changed_at, mapped.changed_at)) {
+        if old.is_some_and(|o| {
+            is_stale(o.changed_at, mapped.changed_at) || stays_anonymous(o, mapped)
+        }) {
             plan.stats.unchanged += 1;
             continue;
         }
@@ -220,6 +226,14 @@ pub fn plan_users(
         plan.writes.push(write);
     }
     plan
+}
+
+/// An anonymised leaver whose HR record is still deactivated: writing the
+/// record would bring back the personal data that was erased. Someone active
+/// again in the HR system is a person the platform serves again: the record
+/// applies (and the store clears `anonymised_at`).
+fn stays_anonymous(old: &StoredUser, mapped: &MappedUser) -> bool {
+    old.anonymised && mapped.user.status == UserStatus::Deactivated
 }
 
 /// A record deleted upstream keeps its active user through the grace period:

@@ -255,3 +255,66 @@ fn a_sighting_clears_a_pending_deactivation() {
     assert_eq!(plan.writes[0].pending, None);
     assert_eq!(plan.writes[0].changes[0].field, "pending_deactivation");
 }
+
+/// An anonymised leaver as the store holds them after `tenant anonymise`.
+fn anonymised_leaver(record: &MappedUser) -> StoredUser {
+    let mut fields = record.user.clone();
+    fields.first_name = None;
+    fields.last_name = None;
+    fields.email = None;
+    fields.job_title = None;
+    fields.status = UserStatus::Deactivated;
+    StoredUser {
+        anonymised: true,
+        changed_at: Some(now() - Duration::days(20)),
+        ..stored(fields)
+    }
+}
+
+fn leaver(status: &str) -> Employee {
+    Employee {
+        id: "E1".to_owned(),
+        first_name: Some("Ada".to_owned()),
+        last_name: Some("Lovelace".to_owned()),
+        work_email: Some("ada@acme.example".to_owned()),
+        job_title: Some("Analyst".to_owned()),
+        employment_status: Some(status.to_owned()),
+        changed_at: now().to_rfc3339(),
+        ..Employee::default()
+    }
+}
+
+#[test]
+fn an_anonymised_leaver_stays_blank_until_active_again_in_the_hr_system() {
+    let gone = page_of(&[leaver("INACTIVE")]);
+    assert_eq!(gone[0].user.status, UserStatus::Deactivated);
+    let known = [anonymised_leaver(&gone[0])];
+    let by_id = HashMap::from([("E1".to_owned(), known[0].clone())]);
+
+    // A newer snapshot of the same deactivated record, by either path.
+    let plan = plan_users(&by_id, &gone, &rules());
+    assert!(plan.writes.is_empty(), "{:?}", plan.writes);
+    assert_eq!((plan.stats.unchanged, plan.stats.updated), (1, 0));
+    let page = super::super::plan_page(&known, &gone, &Default::default(), &rules());
+    assert!(page.plan.writes.is_empty(), "{:?}", page.plan.writes);
+    assert_eq!(page.plan.stats.unchanged, 1);
+
+    // The same person active again: the record applies, names and all.
+    let back = page_of(&[leaver("ACTIVE")]);
+    let plan = plan_users(&by_id, &back, &rules());
+    assert_eq!(plan.writes.len(), 1);
+    assert_eq!(plan.writes[0].user.first_name.as_deref(), Some("Ada"));
+    assert_eq!(plan.writes[0].user.status, UserStatus::Active);
+
+    // Not anonymised: the deactivated record's names are written as usual.
+    let plain = HashMap::from([(
+        "E1".to_owned(),
+        StoredUser {
+            anonymised: false,
+            ..known[0].clone()
+        },
+    )]);
+    let plan = plan_users(&plain, &gone, &rules());
+    assert_eq!(plan.writes.len(), 1);
+    assert_eq!(plan.writes[0].user.last_name.as_deref(), Some("Lovelace"));
+}

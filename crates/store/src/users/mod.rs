@@ -200,6 +200,9 @@ async fn upsert(
                 WHEN EXCLUDED.status = 'deactivated' AND users.status = 'active' THEN now()
                 WHEN EXCLUDED.status = 'active' THEN NULL
                 ELSE users.auto_deactivated_at END,
+            -- Only a person active again in the HR system is written over an
+            -- anonymised user (the planner skips the others): the data is theirs again.
+            anonymised_at = CASE WHEN EXCLUDED.status = 'active' THEN NULL ELSE users.anonymised_at END,
             updated_at = now()
          RETURNING kombo_id, id",
         &[

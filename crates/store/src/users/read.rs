@@ -25,7 +25,8 @@ const USER_COLUMNS: &str = "kombo_id, remote_id, employee_number, first_name, la
           ORDER BY e.replaced_at DESC) AS former_emails, \
     ARRAY(SELECT l.kombo_id FROM user_links l WHERE l.user_id = users.id AND l.unlinked_at IS NOT NULL) AS former_kombo_ids, \
     (last_sign_in_at IS NOT NULL OR EXISTS (SELECT 1 FROM invitations i WHERE i.user_id = users.id \
-        AND i.state IN ('due', 'sent'))) AS invited";
+        AND i.state IN ('due', 'sent'))) AS invited, \
+    anonymised_at IS NOT NULL AS anonymised";
 
 fn stored_from_row(row: &Row) -> Result<StoredUser, StoreError> {
     let teams: Value = row.col("hris_team_kombo_ids")?;
@@ -70,6 +71,7 @@ fn stored_from_row(row: &Row) -> Result<StoredUser, StoreError> {
         changed_at: row.col("kombo_changed_at")?,
         rejected_for: row.col("deactivation_rejected_for")?,
         held: row.col("held")?,
+        anonymised: row.col("anonymised")?,
     })
 }
 
