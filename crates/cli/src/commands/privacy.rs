@@ -13,6 +13,7 @@ use crate::exit::Refused;
 pub struct AnonymiseArgs {
     #[command(flatten)]
     pub db: DatabaseArgs,
+    /// The tenant (the platform's customer id).
     #[arg(long)]
     pub tenant: String,
     /// The user's id (`users.id`, as `explain --json` shows it).
@@ -31,6 +32,7 @@ pub struct AnonymiseArgs {
 pub struct PurgeArgs {
     #[command(flatten)]
     pub db: DatabaseArgs,
+    /// The tenant (the platform's customer id).
     #[arg(long)]
     pub tenant: String,
     /// Required: the tenant, its people, teams, history and dead letters are deleted.
