@@ -31,10 +31,10 @@ impl Timing {
 pub fn counts() -> String {
     format!(
         "published {}, applied {}, retried {}, dead-lettered {}",
-        counter("amqp_publish_seconds_count", &[]),
-        counter("messages_total", &["outcome=\"ok\""]),
-        counter("message_failures_total", &["action=\"retry\""]),
-        counter("message_failures_total", &["action=\"dead_letter\""]),
+        counter("hris_sync_amqp_publish_seconds_count", &[]),
+        counter("hris_sync_messages_total", &["outcome=\"ok\""]),
+        counter("hris_sync_message_failures_total", &["action=\"retry\""]),
+        counter("hris_sync_message_failures_total", &["action=\"dead_letter\""]),
     )
 }
 

@@ -28,17 +28,17 @@ const AFTER_STOP: Duration = Duration::from_secs(3);
 /// Connectors in this process: the receiver's and two per worker.
 const CONNECTORS: u64 = 5;
 
-/// `messages_total{queue, outcome="ok"}` of this process (its in-process workers).
+/// `hris_sync_messages_total{queue, outcome="ok"}` of this process (its in-process workers).
 fn applied(queue: &str) -> u64 {
     counter(
-        "messages_total",
+        "hris_sync_messages_total",
         &[&format!("queue=\"{queue}\""), "outcome=\"ok\""],
     )
 }
 
 /// Every (re)connect of this process's connectors.
 fn connects() -> u64 {
-    counter("amqp_connects_total", &[])
+    counter("hris_sync_amqp_connects_total", &[])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -72,7 +72,7 @@ async fn a_poison_message_is_archived_once_with_its_reason() -> anyhow::Result<(
     let archiver_outcomes = |fresh: &str| {
         let text = hris_telemetry::metrics_handle().render();
         text.lines()
-            .filter(|l| l.starts_with("dead_letters_archived_total") && l.contains(fresh))
+            .filter(|l| l.starts_with("hris_sync_dead_letters_archived_total") && l.contains(fresh))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum::<f64>()
     };

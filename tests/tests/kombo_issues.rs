@@ -34,7 +34,7 @@ async fn delete(stack: &Stack, integration: &str, id: &str) -> anyhow::Result<()
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_auth_issue_is_reported_and_holds_deletions_until_resolved() -> anyhow::Result<()> {
     // Installs this process's recorder before any gauge is set.
-    let _ = gauge("kombo_tenants_auth_issue_open");
+    let _ = gauge("hris_sync_kombo_tenants_auth_issue_open");
     let (stack, integration) = Stack::imported("acme", 60, 71).await?;
     let employees = conformance::employees(&stack, &integration).await?;
     let employed = conformance::still_employed(&employees);
@@ -64,7 +64,7 @@ async fn an_auth_issue_is_reported_and_holds_deletions_until_resolved() -> anyho
         s["kombo"]["deletions_held_because"],
         "Kombo reports integration.authentication_failed: deletions upstream are not trusted until it is resolved"
     );
-    assert_eq!(gauge("kombo_tenants_auth_issue_open"), 1);
+    assert_eq!(gauge("hris_sync_kombo_tenants_auth_issue_open"), 1);
 
     // An issue of the whole environment: recorded without a tenant.
     stack
@@ -85,8 +85,8 @@ async fn an_auth_issue_is_reported_and_holds_deletions_until_resolved() -> anyho
         },
     )
     .await?;
-    assert_eq!(gauge("kombo_environment_issues_open"), 1);
-    assert_eq!(gauge("kombo_tenants_auth_issue_open"), 1);
+    assert_eq!(gauge("hris_sync_kombo_environment_issues_open"), 1);
+    assert_eq!(gauge("hris_sync_kombo_tenants_auth_issue_open"), 1);
 
     delete(&stack, &integration, &first).await?;
     assert_eq!(stack.user_status("acme", &first).await?.0, "active");
@@ -123,7 +123,7 @@ async fn an_auth_issue_is_reported_and_holds_deletions_until_resolved() -> anyho
         status(&stack).await?["kombo"]["deletions_held_because"],
         Value::Null
     );
-    assert_eq!(gauge("kombo_tenants_auth_issue_open"), 0);
+    assert_eq!(gauge("hris_sync_kombo_tenants_auth_issue_open"), 0);
 
     delete(&stack, &integration, &second).await?;
     assert_eq!(

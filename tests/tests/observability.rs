@@ -76,20 +76,20 @@ async fn a_workers_metrics_move_after_a_sync() -> anyhow::Result<()> {
         .await?;
     let created = sample(
         &text,
-        "records_applied_total",
+        "hris_sync_records_applied_total",
         "endpoint=\"/hris/employees\",kind=\"created\"",
     );
     assert_eq!(created, Some(120.0), "{text}");
     assert!(
-        sample(&text, "messages_total", "outcome=\"ok\"").is_some_and(|n| n >= 1.0),
+        sample(&text, "hris_sync_messages_total", "outcome=\"ok\"").is_some_and(|n| n >= 1.0),
         "{text}"
     );
     assert!(
-        sample(&text, "kombo_request_seconds_count", "/hris/employees").is_some_and(|n| n >= 1.0),
+        sample(&text, "hris_sync_kombo_request_seconds_count", "/hris/employees").is_some_and(|n| n >= 1.0),
         "{text}"
     );
     assert!(
-        sample(&text, "fetch_seconds_count", "employees").is_some_and(|n| n >= 1.0),
+        sample(&text, "hris_sync_fetch_seconds_count", "employees").is_some_and(|n| n >= 1.0),
         "{text}"
     );
     assert_eq!(
@@ -121,7 +121,7 @@ async fn webhook_to_commit_lag_is_measured() -> anyhow::Result<()> {
         .text()
         .await?;
     assert!(
-        sample(&text, "webhook_to_commit_seconds_count", "employees").is_some_and(|n| n >= 1.0),
+        sample(&text, "hris_sync_webhook_to_commit_seconds_count", "employees").is_some_and(|n| n >= 1.0),
         "{text}"
     );
     Ok(())
@@ -144,7 +144,7 @@ async fn the_schedulers_metrics_move_when_it_enqueues() -> anyhow::Result<()> {
     // … and its own /metrics counted it.
     let text = metrics_text(&url).await?;
     assert_eq!(
-        sample(&text, "scheduled_full_syncs_total", ""),
+        sample(&text, "hris_sync_scheduled_full_syncs_total", ""),
         Some(1.0),
         "{text}"
     );
@@ -189,12 +189,12 @@ async fn the_receivers_metrics_count_webhooks() -> anyhow::Result<()> {
     assert_eq!(post(hris_kombo::sign("wrong", &body)).await?.status(), 401);
     let text = metrics_text(&ops).await?;
     assert_eq!(
-        sample(&text, "webhook_requests_total", "outcome=\"accepted\""),
+        sample(&text, "hris_sync_webhook_requests_total", "outcome=\"accepted\""),
         Some(1.0),
         "{text}"
     );
     assert_eq!(
-        sample(&text, "webhook_requests_total", "outcome=\"bad_signature\""),
+        sample(&text, "hris_sync_webhook_requests_total", "outcome=\"bad_signature\""),
         Some(2.0),
         "{text}"
     );

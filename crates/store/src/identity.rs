@@ -79,18 +79,6 @@ impl Store {
         read_all(&rows)
     }
 
-    /// Open identity conflicts of every tenant (a metric).
-    pub async fn open_identity_conflicts(&self) -> Result<i64, StoreError> {
-        let client = self.client().await?;
-        client
-            .query_one(
-                "SELECT count(*) AS open FROM identity_conflicts WHERE state = 'open'",
-                &[],
-            )
-            .await?
-            .col("open")
-    }
-
     /// Resolves one open conflict of the tenant as a person decided; the
     /// conflict row keeps who, when and how. Linking refuses a user of
     /// another tenant, or one an active HR record still holds.

@@ -8,6 +8,7 @@ pub mod dead_letters;
 pub mod error;
 pub mod explain;
 pub mod full_sync;
+pub mod gauges;
 pub mod guard;
 pub mod health;
 pub mod identity;

@@ -3,7 +3,10 @@
 
 use std::io::IsTerminal;
 
+pub mod catalogue;
+
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_util::layers::{Layer, PrefixLayer};
 use tracing_subscriber::EnvFilter;
 
 /// Log format: JSON for production (one object per line), pretty for people.
@@ -49,7 +52,12 @@ pub fn init_logging(format: LogFormat) {
     let _ = result;
 }
 
+/// Every metric's name begins with this (the exporter turns `.` into `_`).
+pub const METRIC_PREFIX: &str = "hris_sync";
+
 /// Installs the Prometheus recorder once per process and returns its handle.
+/// Every metric is named `hris_sync_…` by one prefix layer, described with
+/// its `# HELP`, and the process reports `hris_sync_build_info`.
 pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
     HANDLE
@@ -60,11 +68,28 @@ pub fn metrics_handle() -> PrometheusHandle {
                     60.0, 300.0,
                 ])
                 .unwrap_or_else(|_| PrometheusBuilder::new());
-            match builder.install_recorder() {
-                Ok(handle) => handle,
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            let prefixed = PrefixLayer::new(METRIC_PREFIX).layer(recorder);
+            if metrics::set_global_recorder(prefixed).is_err() {
                 // Another recorder is installed: render from a private one.
-                Err(_) => PrometheusBuilder::new().build_recorder().handle(),
+                return PrometheusBuilder::new().build_recorder().handle();
             }
+            catalogue::describe();
+            metrics::gauge!("build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+            // Histograms are drained into their summaries by upkeep, which
+            // `install_recorder` would have scheduled; a layered recorder
+            // schedules its own.
+            let upkeep = handle.clone();
+            let _ = std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(std::time::Duration::from_secs(5));
+                        upkeep.run_upkeep();
+                    }
+                });
+            handle
         })
         .clone()
 }

@@ -228,7 +228,7 @@ impl Fetch<'_> {
                 .collect();
             let stats = self.apply_resilient::<L>(&ctx, rows, &mut issues).await?;
             if !issues.is_empty() {
-                metrics::counter!("hris_sync_records_set_aside_total", "entity" => entity)
+                metrics::counter!("records_set_aside_total", "entity" => entity)
                     .increment(issues.len() as u64);
                 self.ctx.store.record_issues(&ctx, entity, &issues).await?;
             }
@@ -268,7 +268,7 @@ impl Fetch<'_> {
                     });
                 }
                 Err(e) if e.is_data_error() => {
-                    metrics::counter!("hris_sync_page_splits_total").increment(1);
+                    metrics::counter!("page_splits_total").increment(1);
                     let right = chunk.split_off(chunk.len() / 2);
                     // Left half first: pages keep their order.
                     work.push(right);

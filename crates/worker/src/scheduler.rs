@@ -107,8 +107,31 @@ pub async fn tick(ctx: &WorkerContext, config: &SchedulerConfig) -> Result<Tick,
     // Health gauges stay current even when no webhook or fetch moves them.
     crate::health::update_gauges(store).await;
     metrics::counter!("scheduled_full_syncs_total").increment(report.full_syncs as u64);
-    // Every tenant's together: a tenant label would make one series per customer.
-    let conflicts = store.open_identity_conflicts().await?;
-    metrics::gauge!("identity_conflicts_open").set(conflicts as f64);
+    publish_gauges(store).await?;
     Ok(report)
+}
+
+/// What the alert rules need from PostgreSQL, as gauges: every tenant's
+/// together (a tenant label would make one series per customer), refreshed
+/// each tick, with the tick's time so that a silent scheduler alerts too.
+async fn publish_gauges(store: &hris_store::Store) -> Result<(), hris_store::StoreError> {
+    let g = store.ops_gauges().await?;
+    for class in ["retryable", "not_ready", "permanent", "poison"] {
+        let n = g
+            .dead_letters_pending
+            .iter()
+            .find(|(c, _)| c == class)
+            .map_or(0, |(_, n)| *n);
+        metrics::gauge!("dead_letters_pending", "class" => class).set(n as f64);
+    }
+    for (state, n) in &g.tenants {
+        metrics::gauge!("tenants", "state" => state.clone()).set(*n as f64);
+    }
+    metrics::gauge!("held_changes_pending").set(g.held_changes_pending as f64);
+    metrics::gauge!("identity_conflicts_open").set(g.identity_conflicts_open as f64);
+    metrics::gauge!("tenants_with_error").set(g.tenants_with_error as f64);
+    metrics::gauge!("full_sync_oldest_age_seconds").set(g.full_sync_oldest_age_seconds);
+    metrics::gauge!("scheduler_last_tick_timestamp_seconds")
+        .set(chrono::Utc::now().timestamp() as f64);
+    Ok(())
 }
