@@ -34,7 +34,10 @@ pub fn counts() -> String {
         counter("hris_sync_amqp_publish_seconds_count", &[]),
         counter("hris_sync_messages_total", &["outcome=\"ok\""]),
         counter("hris_sync_message_failures_total", &["action=\"retry\""]),
-        counter("hris_sync_message_failures_total", &["action=\"dead_letter\""]),
+        counter(
+            "hris_sync_message_failures_total",
+            &["action=\"dead_letter\""]
+        ),
     )
 }
 

@@ -119,7 +119,10 @@ async fn workers_sigkilled_during_full_syncs_lose_nothing() -> anyhow::Result<()
     let employees = hris_e2e::conformance::employees(&stack, &integration).await?;
     let targets = hris_e2e::conformance::still_employed(&employees);
     let mut pick = (0..).map(|i: usize| targets[i * 7 % targets.len()]);
-    let accepted_before = counter("hris_sync_webhook_requests_total", &["outcome=\"accepted\""]);
+    let accepted_before = counter(
+        "hris_sync_webhook_requests_total",
+        &["outcome=\"accepted\""],
+    );
     let mut expected = BTreeMap::new();
     let mut kills = 0;
 
@@ -171,7 +174,10 @@ async fn workers_sigkilled_during_full_syncs_lose_nothing() -> anyhow::Result<()
     let present_2 = present(&stack, &expected).await?;
     converged(&stack, "acme", &integration).await?;
 
-    let accepted = counter("hris_sync_webhook_requests_total", &["outcome=\"accepted\""]) - accepted_before;
+    let accepted = counter(
+        "hris_sync_webhook_requests_total",
+        &["outcome=\"accepted\""],
+    ) - accepted_before;
     let cut_short = stack
         .count(
             "SELECT count(*) FROM sync_runs WHERE tenant_id = $1 AND status = 'running'",

@@ -59,13 +59,25 @@ fn the_catalogue_the_code_the_alerts_and_the_dashboard_agree() {
     let catalogued: BTreeSet<String> = METRICS.iter().map(|(n, _, _)| (*n).to_owned()).collect();
     let recorded = recorded();
     let undescribed: Vec<&String> = recorded.difference(&catalogued).collect();
-    assert!(undescribed.is_empty(), "recorded but not in the catalogue: {undescribed:?}");
+    assert!(
+        undescribed.is_empty(),
+        "recorded but not in the catalogue: {undescribed:?}"
+    );
     let unrecorded: Vec<&String> = catalogued.difference(&recorded).collect();
-    assert!(unrecorded.is_empty(), "catalogued but never recorded: {unrecorded:?}");
-    for file in ["deploy/monitoring/alerts.yaml", "deploy/monitoring/dashboard.json"] {
+    assert!(
+        unrecorded.is_empty(),
+        "catalogued but never recorded: {unrecorded:?}"
+    );
+    for file in [
+        "deploy/monitoring/alerts.yaml",
+        "deploy/monitoring/dashboard.json",
+    ] {
         let named = named_in(file);
         assert!(!named.is_empty(), "{file} names no metric");
         let unknown: Vec<&String> = named.difference(&catalogued).collect();
-        assert!(unknown.is_empty(), "{file} names metrics nobody records: {unknown:?}");
+        assert!(
+            unknown.is_empty(),
+            "{file} names metrics nobody records: {unknown:?}"
+        );
     }
 }

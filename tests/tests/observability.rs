@@ -85,7 +85,12 @@ async fn a_workers_metrics_move_after_a_sync() -> anyhow::Result<()> {
         "{text}"
     );
     assert!(
-        sample(&text, "hris_sync_kombo_request_seconds_count", "/hris/employees").is_some_and(|n| n >= 1.0),
+        sample(
+            &text,
+            "hris_sync_kombo_request_seconds_count",
+            "/hris/employees"
+        )
+        .is_some_and(|n| n >= 1.0),
         "{text}"
     );
     assert!(
@@ -121,7 +126,12 @@ async fn webhook_to_commit_lag_is_measured() -> anyhow::Result<()> {
         .text()
         .await?;
     assert!(
-        sample(&text, "hris_sync_webhook_to_commit_seconds_count", "employees").is_some_and(|n| n >= 1.0),
+        sample(
+            &text,
+            "hris_sync_webhook_to_commit_seconds_count",
+            "employees"
+        )
+        .is_some_and(|n| n >= 1.0),
         "{text}"
     );
     Ok(())
@@ -189,12 +199,20 @@ async fn the_receivers_metrics_count_webhooks() -> anyhow::Result<()> {
     assert_eq!(post(hris_kombo::sign("wrong", &body)).await?.status(), 401);
     let text = metrics_text(&ops).await?;
     assert_eq!(
-        sample(&text, "hris_sync_webhook_requests_total", "outcome=\"accepted\""),
+        sample(
+            &text,
+            "hris_sync_webhook_requests_total",
+            "outcome=\"accepted\""
+        ),
         Some(1.0),
         "{text}"
     );
     assert_eq!(
-        sample(&text, "hris_sync_webhook_requests_total", "outcome=\"bad_signature\""),
+        sample(
+            &text,
+            "hris_sync_webhook_requests_total",
+            "outcome=\"bad_signature\""
+        ),
         Some(2.0),
         "{text}"
     );

@@ -25,7 +25,9 @@ impl Store {
     pub async fn ops_gauges(&self) -> Result<OpsGauges, StoreError> {
         let client = self.client().await?;
         let pairs = |rows: Vec<tokio_postgres::Row>| -> Result<Vec<(String, i64)>, StoreError> {
-            rows.iter().map(|r| Ok((r.col("key")?, r.col("n")?))).collect()
+            rows.iter()
+                .map(|r| Ok((r.col("key")?, r.col("n")?)))
+                .collect()
         };
         let dead = client
             .query(
