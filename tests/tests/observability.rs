@@ -158,6 +158,36 @@ async fn the_schedulers_metrics_move_when_it_enqueues() -> anyhow::Result<()> {
         Some(1.0),
         "{text}"
     );
+    // What lives in PostgreSQL, as gauges the alert rules use, described.
+    assert_eq!(
+        sample(&text, "hris_sync_tenants", "state=\"active\""),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "hris_sync_dead_letters_pending", "class=\"poison\""),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "hris_sync_held_changes_pending", ""),
+        Some(0.0),
+        "{text}"
+    );
+    let tick = sample(&text, "hris_sync_scheduler_last_tick_timestamp_seconds", "");
+    let now = chrono::Utc::now().timestamp() as f64;
+    assert!(tick.is_some_and(|t| (now - t).abs() < 60.0), "{text}");
+    assert!(
+        text.contains("# HELP hris_sync_full_sync_oldest_age_seconds "),
+        "{text}"
+    );
+    assert!(text.contains("hris_sync_build_info{version=\""), "{text}");
+    assert!(
+        text.lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .all(|l| l.starts_with("hris_sync_")),
+        "every series is hris_sync_…: {text}"
+    );
     assert_eq!(reqwest::get(format!("{url}/healthz")).await?.status(), 200);
     Ok(())
 }
