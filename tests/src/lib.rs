@@ -277,6 +277,28 @@ impl Sim {
 
     /// Sends `body` to a control endpoint (`POST` or `PUT`); its JSON answer
     /// (`null` when it has none).
+    /// Kombo's next sync ends `finish_delay_ms` after it is asked for, and
+    /// brings one hire ("Staged Hire") that no read sees before it ends.
+    pub async fn slow_sync_with_a_staged_hire(
+        &self,
+        integration: &str,
+        finish_delay_ms: u64,
+    ) -> anyhow::Result<()> {
+        self.control_call(
+            reqwest::Method::PUT,
+            &format!("/_sim/integrations/{integration}/sync"),
+            serde_json::json!({ "finish_delay_ms": finish_delay_ms }),
+        )
+        .await?;
+        self.control_call(
+            reqwest::Method::POST,
+            &format!("/_sim/integrations/{integration}/staged"),
+            serde_json::json!({ "op": "hire", "job_title": "Staged Hire", "start_in_days": -1 }),
+        )
+        .await?;
+        Ok(())
+    }
+
     pub async fn control_call(
         &self,
         method: reqwest::Method,

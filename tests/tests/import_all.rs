@@ -175,37 +175,14 @@ async fn the_admin_api_imports_and_reports_with_a_bearer_token() -> anyhow::Resu
     Ok(())
 }
 
-/// Sets how long the simulator's force-syncs run, and stages a hire that
-/// only Kombo's next sync brings.
-async fn slow_sync_with_a_staged_hire(
-    stack: &Stack,
-    integration: &str,
-    finish_delay_ms: u64,
-) -> anyhow::Result<()> {
-    stack
-        .sim
-        .control_call(
-            reqwest::Method::PUT,
-            &format!("/_sim/integrations/{integration}/sync"),
-            json!({ "finish_delay_ms": finish_delay_ms }),
-        )
-        .await?;
-    stack
-        .sim
-        .control_call(
-            reqwest::Method::POST,
-            &format!("/_sim/integrations/{integration}/staged"),
-            json!({ "op": "hire", "job_title": "Staged Hire", "start_in_days": -1 }),
-        )
-        .await?;
-    Ok(())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn import_all_reads_only_after_kombos_sync_finished_and_reuses_a_queued_one()
 -> anyhow::Result<()> {
     let (stack, integration) = Stack::imported("acme", 60, 49).await?;
-    slow_sync_with_a_staged_hire(&stack, &integration, 3000).await?;
+    stack
+        .sim
+        .slow_sync_with_a_staged_hire(&integration, 3000)
+        .await?;
     // A sync already queued when the button is pressed: the import waits for it.
     let queued = stack.sim.client().force_sync(&integration).await?;
     assert!(!queued.already_queued);
@@ -256,7 +233,10 @@ async fn import_all_reads_only_after_kombos_sync_finished_and_reuses_a_queued_on
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn import_all_stops_waiting_at_its_bound_and_says_so() -> anyhow::Result<()> {
     let (stack, integration) = Stack::imported("acme", 40, 50).await?;
-    slow_sync_with_a_staged_hire(&stack, &integration, 60_000).await?;
+    stack
+        .sim
+        .slow_sync_with_a_staged_hire(&integration, 60_000)
+        .await?;
     let (code, out, err) = stack
         .cli_status(&[
             "import-all",

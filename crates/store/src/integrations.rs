@@ -174,17 +174,69 @@ impl Store {
         Ok(())
     }
 
-    /// Whether an unfinished "Import all" of the tenant waits for this Kombo
-    /// sync (it reads everything once the sync ends: no catch-up needed).
-    pub async fn import_awaits(&self, tenant_id: &str, sync_id: &str) -> Result<bool, StoreError> {
+    /// "Import all" runs of the tenant that wait for this Kombo sync and
+    /// whose read nobody has claimed yet.
+    pub async fn imports_awaiting(
+        &self,
+        tenant_id: &str,
+        sync_id: &str,
+    ) -> Result<Vec<uuid::Uuid>, StoreError> {
         let client = self.client().await?;
-        let row = client
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM sync_runs WHERE tenant_id = $1 AND kombo_sync_id = $2
-                                AND finished_at IS NULL) AS awaited",
+        client
+            .query(
+                "SELECT id FROM sync_runs WHERE tenant_id = $1 AND kombo_sync_id = $2
+                   AND import_read_at IS NULL ORDER BY started_at",
                 &[&tenant_id, &sync_id],
             )
+            .await?
+            .iter()
+            .map(|r| r.col("id"))
+            .collect()
+    }
+
+    /// "Import all" runs whose Kombo sync has not finished within `bound` of
+    /// their start and whose read nobody has claimed: (run, tenant).
+    pub async fn imports_overdue(
+        &self,
+        bound: std::time::Duration,
+    ) -> Result<Vec<(uuid::Uuid, String)>, StoreError> {
+        let client = self.client().await?;
+        let since = chrono::Utc::now() - chrono::Duration::from_std(bound).unwrap_or_default();
+        client
+            .query(
+                "SELECT id, tenant_id FROM sync_runs
+                 WHERE kombo_sync_id IS NOT NULL AND import_read_at IS NULL AND started_at < $1
+                 ORDER BY started_at LIMIT 100",
+                &[&since],
+            )
+            .await?
+            .iter()
+            .map(|r| Ok((r.col("id")?, r.col("tenant_id")?)))
+            .collect()
+    }
+
+    /// Claims the full read of an "Import all" run: true for the one caller
+    /// that is to enqueue it.
+    pub async fn claim_import_read(&self, run: uuid::Uuid) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        Ok(client
+            .execute(
+                "UPDATE sync_runs SET import_read_at = now() WHERE id = $1 AND import_read_at IS NULL",
+                &[&run],
+            )
+            .await?
+            == 1)
+    }
+
+    /// Gives a claimed read back (its messages could not be published).
+    pub async fn release_import_read(&self, run: uuid::Uuid) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE sync_runs SET import_read_at = NULL WHERE id = $1",
+                &[&run],
+            )
             .await?;
-        row.col("awaited")
+        Ok(())
     }
 }

@@ -30,6 +30,23 @@ pub enum ImportError {
     Bus(#[from] BusError),
 }
 
+impl hris_types::Classified for ImportError {
+    fn class(&self) -> hris_types::ErrorClass {
+        match self {
+            ImportError::NotActive { .. } => hris_types::ErrorClass::Permanent,
+            ImportError::Store(e) => e.class(),
+            ImportError::Bus(e) => e.class(),
+        }
+    }
+
+    fn code(&self) -> Option<String> {
+        match self {
+            ImportError::Store(e) => e.code(),
+            _ => None,
+        }
+    }
+}
+
 /// The Kombo sync an import waits for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KomboSync {
@@ -162,19 +179,62 @@ pub async fn read_all(
     tenant: &Tenant,
     started: &ImportStarted,
 ) -> Result<(), ImportError> {
-    let run = started.sync_run_id;
-    let messages = sync_messages(
+    enqueue_read(
         ctx,
         &tenant.id,
-        Some(&started.integration_id),
+        &started.integration_id,
+        started.sync_run_id,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Enqueues the full read of the import `run`, once whoever calls first: the
+/// process that waited, the integrations worker on `sync-finished`, or the
+/// scheduler once the wait is overdue. Returns whether this call enqueued it.
+pub async fn enqueue_read(
+    ctx: &WorkerContext,
+    tenant_id: &str,
+    integration_id: &str,
+    run: Uuid,
+) -> Result<bool, ImportError> {
+    if !ctx.store.claim_import_read(run).await? {
+        return Ok(false);
+    }
+    let messages = sync_messages(
+        ctx,
+        tenant_id,
+        Some(integration_id),
         &format!("import-all:{run}"),
         FetchKind::Full,
         Trigger::ImportAll,
         Some(run),
     );
-    ctx.publisher.publish_all(messages).await?;
-    tracing::info!(tenant_id = %tenant.id, sync_run_id = %run, "import-all: full read enqueued");
-    Ok(())
+    if let Err(e) = ctx.publisher.publish_all(messages).await {
+        // Not enqueued: let the next one who sees it try again.
+        ctx.store.release_import_read(run).await?;
+        return Err(e.into());
+    }
+    tracing::info!(tenant_id, sync_run_id = %run, "import-all: full read enqueued");
+    Ok(true)
+}
+
+/// Reads the imports whose Kombo sync did not finish within `bound` (the
+/// process that waited is gone, or Kombo never sent `sync-finished`): what
+/// Kombo has is better than nothing. Returns how many were enqueued.
+pub async fn read_overdue(ctx: &WorkerContext, bound: Duration) -> Result<usize, ImportError> {
+    let mut enqueued = 0;
+    for (run, tenant_id) in ctx.store.imports_overdue(bound).await? {
+        let tenant = ctx.store.tenant(&tenant_id).await?;
+        let Some(integration) = tenant.kombo_integration_id.as_deref() else {
+            continue;
+        };
+        if enqueue_read(ctx, &tenant.id, integration, run).await? {
+            tracing::warn!(tenant_id = %tenant.id, sync_run_id = %run, "import-all: Kombo's sync did not finish in time; reading what Kombo has");
+            enqueued += 1;
+        }
+    }
+    Ok(enqueued)
 }
 
 /// The whole import in the background (the admin API answers at once):

@@ -134,13 +134,26 @@ impl Handler for IntegrationsHandler {
                         raw,
                     )
                     .await?;
-                // An "Import all" that waits for this sync reads everything.
-                let awaited = match &tenant {
-                    Some(t) => store.import_awaits(&t.id, &finished.sync_id).await?,
-                    None => false,
+                // An "Import all" that waits for this sync reads everything
+                // now, even if the process that started it is gone.
+                let awaiting = match &tenant {
+                    Some(t) => store.imports_awaiting(&t.id, &finished.sync_id).await?,
+                    None => Vec::new(),
                 };
+                if let Some(t) = &tenant {
+                    for run in &awaiting {
+                        crate::import::enqueue_read(
+                            &self.ctx,
+                            &t.id,
+                            &finished.integration_id,
+                            *run,
+                        )
+                        .await
+                        .map_err(Failure::from)?;
+                    }
+                }
                 match tenant {
-                    Some(_) if awaited => Ok(()),
+                    Some(_) if !awaiting.is_empty() => Ok(()),
                     // Kombo just refreshed from the HR system: catch up.
                     Some(t) if t.integration_state == IntegrationState::Active => {
                         self.publish_syncs(&t, &envelope, FetchKind::Incremental)

@@ -97,6 +97,11 @@ pub async fn tick(ctx: &WorkerContext, config: &SchedulerConfig) -> Result<Tick,
     }
     report.invitations_due = store.release_due_invitations().await?;
     (report.deactivated, report.held) = store.apply_due_deactivations().await?;
+    // An "Import all" whose Kombo sync never finished (or whose waiting
+    // process is gone) reads what Kombo has once its wait is over.
+    if let Err(e) = crate::import::read_overdue(ctx, ctx.settings.kombo_sync_wait).await {
+        tracing::warn!(error = %e, "could not enqueue overdue imports; the next tick tries again");
+    }
     for _ in 0..RETENTION_BATCHES_PER_TICK {
         let expired = store.expire_batch(RETENTION_BATCH).await?;
         report.expired += expired.total();
