@@ -48,12 +48,16 @@ impl fmt::Display for Entity {
 }
 
 impl FromStr for Entity {
-    type Err = String;
+    type Err = hris_types::UnknownVariant;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Entity::ALL
             .into_iter()
             .find(|e| e.as_str() == s)
-            .ok_or_else(|| format!("unknown entity {s:?}; one of employees, teams, locations, absences, integrations"))
+            .ok_or_else(|| hris_types::UnknownVariant {
+                what: "entity",
+                value: s.to_owned(),
+                expected: "employees teams locations absences integrations",
+            })
     }
 }
 

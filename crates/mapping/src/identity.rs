@@ -10,46 +10,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-/// A tenant's `identity_match` setting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum IdentityMatch {
-    /// Kombo id, then work email (the default).
-    #[default]
-    Email,
-    /// Kombo id, then work email, then employee number.
-    EmailThenEmployeeNumber,
-    /// Kombo id only: every unknown record is a new user.
-    KomboIdOnly,
-}
-
-impl IdentityMatch {
-    pub const ALL: [IdentityMatch; 3] = [
-        IdentityMatch::Email,
-        IdentityMatch::EmailThenEmployeeNumber,
-        IdentityMatch::KomboIdOnly,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IdentityMatch::Email => "email",
-            IdentityMatch::EmailThenEmployeeNumber => "email_then_employee_number",
-            IdentityMatch::KomboIdOnly => "kombo_id_only",
-        }
-    }
-}
-
-impl std::str::FromStr for IdentityMatch {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        IdentityMatch::ALL
-            .into_iter()
-            .find(|m| m.as_str() == s)
-            .ok_or_else(|| {
-                format!("unknown identity_match {s:?}; one of email, email_then_employee_number, kombo_id_only")
-            })
-    }
-}
+/// A tenant's `identity_match` setting (one spelling everywhere).
+pub use hris_types::IdentityMatch;
 
 /// A platform user's row id (`users.id`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -188,7 +188,7 @@ fn a_user_two_records_would_adopt_is_neithers() {
 
 #[test]
 fn the_setting_has_one_spelling_each() {
-    for rule in IdentityMatch::ALL {
+    for &rule in IdentityMatch::ALL {
         assert_eq!(rule.as_str().parse::<IdentityMatch>(), Ok(rule));
     }
     assert!("Email".parse::<IdentityMatch>().is_err());

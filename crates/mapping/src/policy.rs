@@ -88,7 +88,7 @@ pub enum FirstNameSource {
 }
 
 impl std::str::FromStr for FirstNameSource {
-    type Err = String;
+    type Err = hris_types::UnknownVariant;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.split_once(':') {
@@ -96,7 +96,11 @@ impl std::str::FromStr for FirstNameSource {
             Some(("custom_field", key)) if !key.trim().is_empty() => {
                 Ok(FirstNameSource::CustomField(key.trim().to_owned()))
             }
-            _ => Err("first_name or custom_field:KEY".to_owned()),
+            _ => Err(hris_types::UnknownVariant {
+                what: "first_name_source",
+                value: s.to_owned(),
+                expected: "first_name custom_field:KEY",
+            }),
         }
     }
 }

@@ -8,6 +8,30 @@ use tokio_postgres::types::ToSql;
 use crate::tenants::{OPTIONAL_SCOPES, Tenant};
 use crate::{Store, StoreError};
 
+/// Why a value is refused: what would be right (never the value's content
+/// beyond what the person typed).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct BadValue(String);
+
+impl From<&str> for BadValue {
+    fn from(what: &str) -> Self {
+        BadValue(what.to_owned())
+    }
+}
+
+impl From<String> for BadValue {
+    fn from(what: String) -> Self {
+        BadValue(what)
+    }
+}
+
+impl From<hris_types::UnknownVariant> for BadValue {
+    fn from(e: hris_types::UnknownVariant) -> Self {
+        BadValue(format!("one of {}", e.expected.trim()))
+    }
+}
+
 /// A checked value, as the column takes it.
 enum Setting {
     Text(String),
@@ -36,25 +60,25 @@ fn list(v: &str) -> Vec<String> {
         .collect()
 }
 
-fn one_of(value: &str, allowed: &[&str]) -> Result<Setting, String> {
+fn one_of(value: &str, allowed: &[&str]) -> Result<Setting, BadValue> {
     if allowed.contains(&value) {
         Ok(Setting::Text(value.to_owned()))
     } else {
-        Err(format!("one of {}", allowed.join(", ")))
+        Err(format!("one of {}", allowed.join(", ")).into())
     }
 }
 
-fn whole(value: &str, min: i32, what: &str) -> Result<Setting, String> {
+fn whole(value: &str, min: i32, what: &str) -> Result<Setting, BadValue> {
     value
         .parse()
         .ok()
         .filter(|n| *n >= min)
         .map(Setting::Int)
-        .ok_or_else(|| what.to_owned())
+        .ok_or_else(|| what.into())
 }
 
 /// The column of `key` and its checked value; the error says what is right.
-fn check(key: &str, value: &str) -> Result<Option<(&'static str, Setting)>, String> {
+fn check(key: &str, value: &str) -> Result<Option<(&'static str, Setting)>, BadValue> {
     Ok(Some(match key {
         "name" if !value.trim().is_empty() => ("name", Setting::Text(value.to_owned())),
         "name" => return Err("must not be empty".into()),
@@ -67,7 +91,8 @@ fn check(key: &str, value: &str) -> Result<Option<(&'static str, Setting)>, Stri
                 return Err(format!(
                     "unknown scope {unknown}; known: {}",
                     OPTIONAL_SCOPES.join(", ")
-                ));
+                )
+                .into());
             }
             ("enabled_scopes", Setting::List(scopes))
         }

@@ -128,6 +128,21 @@ text_enum! {
 }
 
 text_enum! {
+    /// How an HR record finds an existing platform user (a tenant's
+    /// `identity_match`): always the Kombo id already linked first.
+    #[derive(Default)]
+    IdentityMatch, "identity_match" {
+        /// Then the work email (the default).
+        #[default]
+        Email = "email",
+        /// Then the work email, then the employee number.
+        EmailThenEmployeeNumber = "email_then_employee_number",
+        /// Nothing else: every unknown record is a new user.
+        KomboIdOnly = "kombo_id_only",
+    }
+}
+
+text_enum! {
     /// How a sync run stands or ended.
     RunStatus, "run status" {
         Pending = "pending",

@@ -26,12 +26,11 @@ pub(crate) async fn page_rules(
         )
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("tenant {tenant_id}")))?;
-    let identity: String = row.col("identity_match")?;
+    let identity: IdentityMatch = row.col("identity_match")?;
     let grace: i32 = row.col("deactivation_grace_seconds")?;
     let rehire: String = row.col("rehire_invite")?;
     Ok(PageRules {
-        // The column's CHECK admits only known values.
-        identity: identity.parse().unwrap_or(IdentityMatch::Email),
+        identity,
         grace: chrono::Duration::seconds(i64::from(grace.max(0))),
         rehire_invite: rehire == "invite_again",
         now: chrono::Utc::now(),
