@@ -182,6 +182,13 @@ async fn the_schedulers_metrics_move_when_it_enqueues() -> anyhow::Result<()> {
         "{text}"
     );
     assert!(text.contains("hris_sync_build_info{version=\""), "{text}");
+    // The process's own figures, read at the scrape.
+    let resident = sample(&text, "hris_sync_process_resident_memory_bytes", "");
+    assert!(resident.is_some_and(|bytes| bytes > 1_000_000.0), "{text}");
+    assert!(
+        sample(&text, "hris_sync_process_open_fds", "").is_some_and(|n| n >= 3.0),
+        "{text}"
+    );
     assert!(
         text.lines()
             .filter(|l| !l.starts_with('#') && !l.is_empty())

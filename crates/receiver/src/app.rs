@@ -351,5 +351,6 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> String {
+    hris_telemetry::collect_process_metrics();
     state.metrics.render()
 }

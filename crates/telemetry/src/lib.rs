@@ -76,6 +76,7 @@ pub fn metrics_handle() -> PrometheusHandle {
                 return PrometheusBuilder::new().build_recorder().handle();
             }
             catalogue::describe();
+            process_collector().describe();
             metrics::gauge!("build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
             // Histograms are drained into their summaries by upkeep, which
             // `install_recorder` would have scheduled; a layered recorder
@@ -92,6 +93,25 @@ pub fn metrics_handle() -> PrometheusHandle {
             handle
         })
         .clone()
+}
+
+/// The standard `process_*` metrics (CPU, memory, file descriptors,
+/// threads), read from the OS when scraped.
+fn process_collector() -> &'static metrics_process::Collector {
+    static COLLECTOR: std::sync::OnceLock<metrics_process::Collector> = std::sync::OnceLock::new();
+    COLLECTOR.get_or_init(metrics_process::Collector::default)
+}
+
+/// Reads the process's figures now (before a scrape renders them).
+pub fn collect_process_metrics() {
+    process_collector().collect();
+}
+
+/// `/metrics`: the process's figures read now, then every metric rendered.
+pub fn render_metrics() -> String {
+    let handle = metrics_handle();
+    collect_process_metrics();
+    handle.render()
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -15,7 +15,7 @@ pub fn spawn(addr: &str, ctx: WorkerContext, shutdown: CancellationToken) {
     let app = Router::new()
         .route(
             "/metrics",
-            get(|| async { hris_telemetry::metrics_handle().render() }),
+            get(|| async { hris_telemetry::render_metrics() }),
         )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
