@@ -36,6 +36,21 @@ async fn full_sync(stack: &Stack) -> anyhow::Result<()> {
     stack.settle(SETTLE).await
 }
 
+/// The tenant's deactivation grace period, as an admin sets it.
+async fn set_grace(stack: &Stack, seconds: &str) -> anyhow::Result<()> {
+    stack
+        .cli(&[
+            "tenant",
+            "set",
+            "--tenant",
+            "acme",
+            "deactivation_grace_seconds",
+            seconds,
+        ])
+        .await?;
+    Ok(())
+}
+
 fn active() -> (String, Option<String>, Option<String>) {
     ("active".into(), None, None)
 }
@@ -44,16 +59,7 @@ fn active() -> (String, Option<String>, Option<String>) {
 async fn missing_once_is_kept_and_missing_past_the_grace_period_is_deactivated_with_evidence()
 -> anyhow::Result<()> {
     let (stack, integration) = Stack::imported("acme", 30, 61).await?;
-    stack
-        .cli(&[
-            "tenant",
-            "set",
-            "--tenant",
-            "acme",
-            "deactivation_grace_seconds",
-            "3",
-        ])
-        .await?;
+    set_grace(&stack, "3").await?;
     let all = employees(&stack, &integration).await?;
     let x = still_employed(&all)[0].to_owned();
     let vanish = json!({"op": "vanish", "employee_ids": [x], "silent": true});
@@ -108,16 +114,7 @@ async fn missing_once_is_kept_and_missing_past_the_grace_period_is_deactivated_w
 async fn a_deletion_upstream_waits_out_the_grace_period_and_an_empty_listing_deactivates_nobody()
 -> anyhow::Result<()> {
     let (stack, integration) = Stack::imported("acme", 30, 62).await?;
-    stack
-        .cli(&[
-            "tenant",
-            "set",
-            "--tenant",
-            "acme",
-            "deactivation_grace_seconds",
-            "3",
-        ])
-        .await?;
+    set_grace(&stack, "3").await?;
     let all = employees(&stack, &integration).await?;
     let ids: Vec<String> = still_employed(&all)
         .iter()
@@ -154,16 +151,7 @@ async fn a_deletion_upstream_waits_out_the_grace_period_and_an_empty_listing_dea
     assert_eq!(state(&stack, &y).await?, gone);
 
     // Everyone missing at once, with no grace: an empty listing is no news.
-    stack
-        .cli(&[
-            "tenant",
-            "set",
-            "--tenant",
-            "acme",
-            "deactivation_grace_seconds",
-            "0",
-        ])
-        .await?;
+    set_grace(&stack, "0").await?;
     let everyone: Vec<String> = all.iter().map(|e| e.id.clone()).collect();
     stack
         .sim

@@ -15,6 +15,7 @@ pub mod ids;
 pub mod listing;
 pub mod manage;
 pub mod mutate;
+mod org_changes;
 pub mod records;
 mod reidentify;
 pub mod render;

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::company::{Company, FIRST_NAMES, LAST_NAMES, SimAbsence, SimEmployee, ascii_slug};
+use crate::company::{Company, FIRST_NAMES, LAST_NAMES, SimEmployee, ascii_slug};
 use crate::ids::kombo_id;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -367,19 +367,7 @@ impl Company {
                     models: Vec::new(),
                 }
             }
-            Mutation::RenameGroup { group_id, name } => {
-                let g = self
-                    .groups
-                    .get_mut(&group_id)
-                    .ok_or_else(|| MutationError(format!("no group {group_id}")))?;
-                g.name = name;
-                g.changed_at = now;
-                // A renamed group does not mark its members changed (Kombo's rule).
-                MutationOutcome {
-                    id: Some(group_id),
-                    models: models(&["hris_teams"]),
-                }
-            }
+            Mutation::RenameGroup { group_id, name } => self.rename_group(group_id, name, now)?,
             Mutation::ChangeLocation {
                 employee_id,
                 location_id,
@@ -396,59 +384,14 @@ impl Company {
                 }
             }
             Mutation::RenameLocation { location_id, name } => {
-                let l = self
-                    .locations
-                    .get_mut(&location_id)
-                    .ok_or_else(|| MutationError(format!("no location {location_id}")))?;
-                l.name = name;
-                l.changed_at = now;
-                // The location is a linked record of employees: they match updated_after.
-                for e in self
-                    .employees
-                    .values_mut()
-                    .filter(|e| e.location_id.as_deref() == Some(location_id.as_str()))
-                {
-                    e.updated_at = now;
-                }
-                MutationOutcome {
-                    id: Some(location_id),
-                    models: models(&["hris_locations"]),
-                }
+                self.rename_location(location_id, name, now)?
             }
             Mutation::AddAbsence {
                 employee_id,
                 type_id,
                 start_in_days,
                 days,
-            } => {
-                if !self.employees.contains_key(&employee_id) {
-                    return Err(MutationError(format!("no employee {employee_id}")));
-                }
-                let type_id = type_id
-                    .or_else(|| self.absence_types.keys().next().cloned())
-                    .ok_or_else(|| MutationError("no absence types".to_owned()))?;
-                let id = kombo_id(&mut self.rng);
-                let start = today + Duration::days(start_in_days);
-                let n = self.absences.len();
-                self.absences.insert(
-                    id.clone(),
-                    SimAbsence {
-                        id: id.clone(),
-                        remote_id: format!("ABS-N{n}"),
-                        employee_id,
-                        type_id,
-                        start_date: start,
-                        end_date: start + Duration::days(days.max(1) - 1),
-                        status: "APPROVED".to_owned(),
-                        changed_at: now,
-                        deleted_at: None,
-                    },
-                );
-                MutationOutcome {
-                    id: Some(id),
-                    models: models(&["hris_absences"]),
-                }
-            }
+            } => self.add_absence(employee_id, type_id, start_in_days, days, now)?,
             Mutation::Recreate {
                 employee_id,
                 terminate_old,
@@ -457,18 +400,7 @@ impl Company {
                 employee_id,
                 legal_entity_id,
             } => self.change_legal_entity(&employee_id, legal_entity_id, now)?,
-            Mutation::CancelAbsence { absence_id } => {
-                let a = self
-                    .absences
-                    .get_mut(&absence_id)
-                    .ok_or_else(|| MutationError(format!("no absence {absence_id}")))?;
-                a.status = "CANCELLED".to_owned();
-                a.changed_at = now;
-                MutationOutcome {
-                    id: Some(absence_id),
-                    models: models(&["hris_absences"]),
-                }
-            }
+            Mutation::CancelAbsence { absence_id } => self.cancel_absence(absence_id, now)?,
         };
         Ok(outcome)
     }
