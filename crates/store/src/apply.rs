@@ -66,8 +66,20 @@ pub(crate) async fn keyed_access(tx: &impl GenericClient) -> Result<(), StoreErr
 /// whatever the statistics say, and `OFFSET 0` keeps the planner from
 /// flattening the probes back into one join.
 pub(crate) fn select_by_keys(table: &str, columns: &str, key: &str, lock: &str) -> String {
+    select_by_keys_in("$2", table, columns, key, lock)
+}
+
+/// [`select_by_keys`] with the keys in parameter `keys` (several lookups
+/// in one statement, each with its own array).
+pub(crate) fn select_by_keys_in(
+    keys: &str,
+    table: &str,
+    columns: &str,
+    key: &str,
+    lock: &str,
+) -> String {
     format!(
-        "SELECT r.* FROM UNNEST($2::text[]) AS k(key) CROSS JOIN LATERAL \
+        "SELECT r.* FROM UNNEST({keys}::text[]) AS k(key) CROSS JOIN LATERAL \
          (SELECT {columns} FROM {table} WHERE tenant_id = $1 AND {key} = k.key OFFSET 0 {lock}) AS r"
     )
 }

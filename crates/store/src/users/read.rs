@@ -11,6 +11,7 @@ use hris_mapping::{UserFields, UserStatus};
 use serde_json::Value;
 use tokio_postgres::Row;
 
+use crate::apply::select_by_keys_in;
 use crate::row::RowExt;
 use crate::{Store, StoreError};
 
@@ -101,10 +102,7 @@ pub(crate) async fn load_known(
         Vec::new()
     };
     let by = |keys: &str, table: &str, column: &str, key: &str| {
-        format!(
-            "SELECT r.{column} AS id FROM UNNEST({keys}::text[]) AS k(key) CROSS JOIN LATERAL \
-             (SELECT {column} FROM {table} WHERE tenant_id = $1 AND {key} = k.key OFFSET 0) AS r"
-        )
+        select_by_keys_in(keys, table, &format!("{column} AS id"), key, "")
     };
     let user_ids: Vec<i64> = client
         .query(
