@@ -67,6 +67,9 @@ pub struct DeadLetterFilter {
     pub tenant_id: Option<String>,
     pub entity: Option<String>,
     pub error_class: Option<String>,
+    /// Kombo's error code (the console's groups are class × code × entity;
+    /// [`NONE`]: letters without one).
+    pub error_code: Option<String>,
     pub state: Option<String>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
@@ -87,10 +90,32 @@ const COLUMNS: &str = "id, dedupe_key, message_id, routing_key, tenant_id, integ
     error_code, log_url, error_message, attempts, first_failed_at, last_failed_at, headers, payload, state, archived_at, \
     replayed_at, replayed_by, replay_count, purged_at, purged_by";
 
-const WHERE: &str = "($1::bigint[] = '{}' OR id = ANY($1)) AND ($2::text IS NULL OR tenant_id = $2)
-    AND ($3::text IS NULL OR entity = $3) AND ($4::text IS NULL OR error_class = $4)
+/// The filter's conditions, on parameters `$1`…`$8` in the order of
+/// [`DeadLetterFilter::params`]. An entity or error code of [`NONE`] selects
+/// the letters that have none (a group of the console's triage).
+/// An entity or error code that selects the letters without one.
+pub const NONE: &str = "-";
+
+pub(crate) const WHERE: &str = "($1::bigint[] = '{}' OR id = ANY($1)) AND ($2::text IS NULL OR tenant_id = $2)
+    AND ($3::text IS NULL OR entity IS NOT DISTINCT FROM NULLIF($3, '-')) AND ($4::text IS NULL OR error_class = $4)
     AND ($5::text IS NULL OR state = $5) AND ($6::timestamptz IS NULL OR archived_at >= $6)
-    AND ($7::timestamptz IS NULL OR archived_at < $7)";
+    AND ($7::timestamptz IS NULL OR archived_at < $7) AND ($8::text IS NULL OR error_code IS NOT DISTINCT FROM NULLIF($8, '-'))";
+
+impl DeadLetterFilter {
+    /// The parameters of [`WHERE`], in order.
+    pub(crate) fn params(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 8] {
+        [
+            &self.ids,
+            &self.tenant_id,
+            &self.entity,
+            &self.error_class,
+            &self.state,
+            &self.since,
+            &self.until,
+            &self.error_code,
+        ]
+    }
+}
 
 impl Store {
     /// Archives a dead letter; `false` when it was archived before (a
@@ -122,17 +147,8 @@ impl Store {
         let client = self.client().await?;
         let rows = client
             .query(
-                &format!("SELECT {COLUMNS} FROM dead_letters WHERE {WHERE} ORDER BY id LIMIT $8"),
-                &[
-                    &f.ids,
-                    &f.tenant_id,
-                    &f.entity,
-                    &f.error_class,
-                    &f.state,
-                    &f.since,
-                    &f.until,
-                    &limit,
-                ],
+                &format!("SELECT {COLUMNS} FROM dead_letters WHERE {WHERE} ORDER BY id LIMIT $9"),
+                &[&f.params()[..], &[&limit]].concat(),
             )
             .await?;
         read_all(&rows)
@@ -163,15 +179,7 @@ impl Store {
                      FROM dead_letters WHERE {WHERE}
                      GROUP BY error_class, tenant_id ORDER BY count(*) DESC, error_class, tenant_id"
                 ),
-                &[
-                    &f.ids,
-                    &f.tenant_id,
-                    &f.entity,
-                    &f.error_class,
-                    &f.state,
-                    &f.since,
-                    &f.until,
-                ],
+                &f.params(),
             )
             .await?;
         read_all(&rows)

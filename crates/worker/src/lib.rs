@@ -12,6 +12,7 @@ pub mod import;
 pub mod integrations;
 pub mod links;
 pub mod registry;
+pub mod replay;
 pub mod scheduler;
 pub mod services;
 pub mod sweeper;

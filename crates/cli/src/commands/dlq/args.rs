@@ -129,6 +129,7 @@ impl FilterArgs {
             tenant_id: self.tenant.clone(),
             entity: self.entity.clone(),
             error_class: self.error_class.clone(),
+            error_code: None,
             // Named ids are taken in whatever state; a filter defaults to pending.
             state: self.state.clone().or_else(|| {
                 default_state

@@ -9,7 +9,8 @@ use hris_store::{DeadLetterFilter, Store};
 
 use crate::exit::Refused;
 use crate::output::{table, when};
-use replay::{Mode, replay, replay_effect};
+use hris_worker::replay::replay_effect;
+use replay::{Mode, replay};
 
 pub async fn run(command: DlqCommand) -> anyhow::Result<()> {
     match command {
@@ -60,10 +61,7 @@ pub async fn run(command: DlqCommand) -> anyhow::Result<()> {
                 .into());
             }
             let who = who.actor;
-            for letter in &letters {
-                store.purge_dead_letter(letter.id, &who).await?;
-            }
-            let ids: Vec<i64> = letters.iter().map(|l| l.id).collect();
+            let ids = hris_worker::replay::purge(&store, &letters, &who).await?;
             if json {
                 println!("{}", serde_json::json!({ "purged": ids, "actor": who }));
             } else {
