@@ -3,10 +3,12 @@
 
 pub mod absences;
 pub mod apply;
+pub mod console;
 pub mod database_url;
 pub mod dead_letters;
 pub mod error;
 pub mod explain;
+pub mod explanation;
 pub mod full_sync;
 pub mod gauges;
 pub mod guard;

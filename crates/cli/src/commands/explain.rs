@@ -1,7 +1,7 @@
 //! `hris-sync explain`: one user's state, the history of each synced field,
 //! and the dead letters that may concern them.
 
-use hris_store::{DeadLetterFilter, Store};
+use hris_store::Store;
 use serde_json::json;
 
 use crate::args::DatabaseArgs;
@@ -30,37 +30,21 @@ pub async fn run(db: DatabaseArgs, tenant: String, user: String, json: bool) -> 
         }
         Err(e) => return Err(e.into()),
     };
-    let record = state.kombo_id.clone().unwrap_or_default();
-    let issues = store.record_issues_of(&tenant, &record).await?;
-    let history = store.user_history(&tenant, state.id).await?;
-    let (emails, links) = store.user_identity(state.id).await?;
-    let conflicts: Vec<_> = store
-        .identity_conflicts(&tenant, false)
-        .await?
-        .into_iter()
-        .filter(|c| c.user_ids.contains(&state.id) || Some(&c.kombo_id) == state.kombo_id.as_ref())
-        .collect();
-    // Dead letters are per fetch, not per person: those of the tenant's
-    // employee sync that are still pending may hold this user's latest change.
-    let dead = store
-        .dead_letters(
-            &DeadLetterFilter {
-                tenant_id: Some(tenant.clone()),
-                entity: Some("employees".into()),
-                state: Some("pending".into()),
-                ..DeadLetterFilter::default()
-            },
-            50,
-        )
-        .await?;
+    let explained = store.explain_user(&tenant, state).await?;
     if json {
-        let out = json!({
-            "user": state, "emails": emails, "linked_records": links, "identity_conflicts": conflicts,
-            "history": history, "dead_letters": dead, "record_issues": issues,
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        println!("{}", serde_json::to_string_pretty(&explained)?);
         return Ok(());
     }
+    let hris_store::explanation::Explanation {
+        user: state,
+        emails,
+        linked_records: links,
+        identity_conflicts: conflicts,
+        history,
+        teams,
+        dead_letters: dead,
+        record_issues: issues,
+    } = explained;
     println!(
         "user {} (Kombo {}) of tenant {tenant}",
         state.id,
@@ -138,6 +122,17 @@ pub async fn run(db: DatabaseArgs, tenant: String, user: String, json: bool) -> 
         println!(
             "  HR record     {} (by {}, {until})",
             l.kombo_id, l.linked_by
+        );
+    }
+    for t in &teams {
+        println!(
+            "  team          {} ({}, since {})",
+            t.team_name
+                .as_deref()
+                .or(t.team_kombo_id.as_deref())
+                .unwrap_or("-"),
+            t.source,
+            when(Some(t.since))
         );
     }
     for c in &conflicts {
