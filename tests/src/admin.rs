@@ -19,9 +19,19 @@ pub struct AdminServer {
 impl AdminServer {
     /// The admin API on `stack`'s database, broker and simulator.
     pub async fn for_stack(stack: &crate::stack::Stack, token: &str) -> anyhow::Result<Self> {
+        Self::for_stack_with(stack, token, None).await
+    }
+
+    /// The admin API and console on `stack`, the console also admitting
+    /// `read_only` (ADMIN_READONLY_TOKEN).
+    pub async fn for_stack_with(
+        stack: &crate::stack::Stack,
+        token: &str,
+        read_only: Option<&str>,
+    ) -> anyhow::Result<Self> {
         let ctx = stack.worker_context("admin", Duration::from_secs(10));
         let (store, kombo) = (ctx.store.clone(), ctx.kombo.clone());
-        Self::start(&stack.prefix, token, move |connector| {
+        Self::start(&stack.prefix, token, read_only, move |connector| {
             hris_worker::WorkerContext {
                 store,
                 kombo,
@@ -37,12 +47,18 @@ impl AdminServer {
     pub async fn start(
         prefix: &str,
         token: &str,
+        read_only: Option<&str>,
         ctx: impl FnOnce(Arc<Connector>) -> hris_worker::WorkerContext,
     ) -> anyhow::Result<Self> {
         let name = format!("admin-{prefix}");
         let (connector, shutdown) =
             crate::bus::connect(&crate::amqp_url(), &name, prefix, true).await?;
-        let admin = Arc::new(Admin::new(&AdminToken::parse(token)?, ctx(connector)));
+        let read_only = read_only.map(AdminToken::parse).transpose()?;
+        let admin = Arc::new(Admin::new(
+            &AdminToken::parse(token)?,
+            read_only.as_ref(),
+            ctx(connector),
+        ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let stop = shutdown.clone();
@@ -82,7 +98,7 @@ pub async fn admin_server() -> anyhow::Result<(crate::TestDb, AdminServer, &'sta
     let token = "an-admin-token-of-some-length";
     let prefix = crate::amqp_prefix();
     let ctx_store = store.clone();
-    let mut admin = AdminServer::start(&prefix, token, move |connector| {
+    let mut admin = AdminServer::start(&prefix, token, None, move |connector| {
         hris_worker::WorkerContext {
             store: ctx_store,
             kombo,

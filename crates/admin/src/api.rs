@@ -21,6 +21,7 @@ use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::console::auth::ConsoleAuth;
 use crate::token::{AdminToken, digest};
 
 /// An unauthenticated request's body is read and dropped up to this size and
@@ -31,13 +32,21 @@ const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 pub struct Admin {
     token_digest: [u8; 32],
     pub ctx: WorkerContext,
+    /// The console's tokens and sessions.
+    pub(crate) console: ConsoleAuth,
+    /// One console replay at a time (each is paced too).
+    pub(crate) replaying: tokio::sync::Mutex<()>,
 }
 
 impl Admin {
-    pub fn new(token: &AdminToken, ctx: WorkerContext) -> Self {
+    /// The admin API and the console behind `token`; the console also
+    /// admits `read_only` (`ADMIN_READONLY_TOKEN`) to look without acting.
+    pub fn new(token: &AdminToken, read_only: Option<&AdminToken>, ctx: WorkerContext) -> Self {
         Self {
             token_digest: token.digest(),
             ctx,
+            console: ConsoleAuth::new(token, read_only),
+            replaying: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -136,7 +145,7 @@ async fn import_all(State(admin): State<Arc<Admin>>, Path(id): Path<String>) -> 
         Ok(t) => t,
         Err(e) => return store_error(&e),
     };
-    match hris_worker::import::start(&admin.ctx, &tenant).await {
+    match start_import_all(&admin, tenant).await {
         Ok(started) => {
             let body = json!({
                 "sync_run_id": started.sync_run_id,
@@ -144,15 +153,6 @@ async fn import_all(State(admin): State<Arc<Admin>>, Path(id): Path<String>) -> 
                 "kombo_sync_id": started.force_sync.as_ref().ok().map(|s| s.sync_id.clone()),
                 "already_queued": started.force_sync.as_ref().ok().map(|s| s.already_queued),
             });
-            // Kombo's sync takes minutes: the wait and the read go on after
-            // the answer (bounded by the settings' kombo_sync_wait).
-            let bound = admin.ctx.settings.kombo_sync_wait;
-            tokio::spawn(hris_worker::import::finish_in_background(
-                admin.ctx.clone(),
-                tenant,
-                started,
-                bound,
-            ));
             (StatusCode::ACCEPTED, axum::Json(body)).into_response()
         }
         Err(ImportError::NotActive { .. }) => error(
@@ -167,6 +167,23 @@ async fn import_all(State(admin): State<Arc<Admin>>, Path(id): Path<String>) -> 
             e.to_string(),
         ),
     }
+}
+
+/// "Import all" for the admin API and the console: Kombo's refresh is asked
+/// for now; its wait and the read go on after the answer (Kombo's sync takes
+/// minutes), bounded by the settings' `kombo_sync_wait`.
+pub(crate) async fn start_import_all(
+    admin: &Admin,
+    tenant: hris_store::Tenant,
+) -> Result<hris_worker::import::ImportStarted, ImportError> {
+    let started = hris_worker::import::start(&admin.ctx, &tenant).await?;
+    tokio::spawn(hris_worker::import::finish_in_background(
+        admin.ctx.clone(),
+        tenant,
+        started.clone(),
+        admin.ctx.settings.kombo_sync_wait,
+    ));
+    Ok(started)
 }
 
 async fn status(State(admin): State<Arc<Admin>>, Path(id): Path<String>) -> Response {

@@ -1,5 +1,5 @@
-//! The admin role's HTTP server: the admin API with `/healthz` and `/readyz`
-//! beside it, on an internal address.
+//! The admin role's HTTP server: the admin API and the console with
+//! `/healthz` and `/readyz` beside them, on an internal address.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -23,7 +23,8 @@ pub fn app(admin: Arc<Admin>, request_timeout: Duration) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .with_state(admin.clone());
-    crate::api::router(admin)
+    crate::api::router(admin.clone())
+        .merge(crate::console::router(admin))
         .merge(probes)
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
         .layer(TimeoutLayer::with_status_code(

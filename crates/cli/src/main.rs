@@ -52,7 +52,7 @@ enum Command {
         #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:9090")]
         metrics_addr: String,
     },
-    /// The admin API on ADMIN_ADDR (cluster-internal), behind ADMIN_TOKEN.
+    /// The admin API and the operations console on ADMIN_ADDR (cluster-internal), behind ADMIN_TOKEN.
     Admin {
         #[command(flatten)]
         db: DatabaseArgs,
@@ -85,6 +85,8 @@ enum Command {
         role: RoleArgs,
         #[command(flatten)]
         args: ReceiverArgs,
+        #[command(flatten)]
+        console: commands::admin::ConsoleArgs,
         /// Seconds between two looks at what is due (at least 0.1).
         #[arg(long, env = "SCHEDULER_TICK_SECS", default_value_t = 10.0, value_parser = crate::args::at_least(0.1))]
         tick_secs: f64,
@@ -178,8 +180,9 @@ async fn main() -> std::process::ExitCode {
         Command::All {
             role,
             args,
+            console,
             tick_secs,
-        } => commands::all::run(role, args, tick_secs).await,
+        } => commands::all::run(role, args, console, tick_secs).await,
         Command::ImportAll {
             tenant,
             dry_run,

@@ -19,9 +19,13 @@ pub struct AdminArgs {
     /// Listen address of the admin API (keep it cluster-internal).
     #[arg(long, env = "ADMIN_ADDR", default_value = "0.0.0.0:8082")]
     pub admin_addr: String,
-    /// Bearer token of the admin API (/admin/…), 16 characters or more.
+    /// Bearer token of the admin API (/admin/…) and the console's write
+    /// token (/console), 16 characters or more.
     #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true, value_parser = TokenParser)]
     pub admin_token: AdminToken,
+    /// The console's read-only token: pages, never actions (optional).
+    #[arg(long, env = "ADMIN_READONLY_TOKEN", hide_env_values = true, value_parser = TokenParser)]
+    pub admin_readonly_token: Option<AdminToken>,
     /// Seconds one admin request may take (then 503).
     #[arg(long, env = "ADMIN_REQUEST_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub admin_request_timeout_secs: u64,
@@ -32,6 +36,44 @@ pub struct AdminArgs {
     /// before it reads what Kombo has.
     #[arg(long, env = "KOMBO_SYNC_WAIT_SECS", default_value_t = 900.0, value_parser = crate::args::at_least(0.0))]
     pub kombo_sync_wait_secs: f64,
+}
+
+/// The console inside another role (`hris-sync all`): served on ADMIN_ADDR
+/// only when ADMIN_TOKEN is set.
+#[derive(Args, Clone, Debug)]
+pub struct ConsoleArgs {
+    /// Listen address of the admin API and console (when ADMIN_TOKEN is set).
+    #[arg(long, env = "ADMIN_ADDR", default_value = "127.0.0.1:8082")]
+    pub admin_addr: String,
+    /// Serves the admin API and the console with this write token.
+    #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true, value_parser = TokenParser)]
+    pub admin_token: Option<AdminToken>,
+    /// The console's read-only token.
+    #[arg(long, env = "ADMIN_READONLY_TOKEN", hide_env_values = true, value_parser = TokenParser)]
+    pub admin_readonly_token: Option<AdminToken>,
+}
+
+impl ConsoleArgs {
+    /// Serves the admin API and console on ADMIN_ADDR with `ctx` until
+    /// `stop`, if ADMIN_TOKEN is set.
+    pub async fn spawn(
+        &self,
+        ctx: hris_worker::WorkerContext,
+        stop: CancellationToken,
+    ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+        let Some(token) = &self.admin_token else {
+            return Ok(None);
+        };
+        let listener = tokio::net::TcpListener::bind(&self.admin_addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", self.admin_addr))?;
+        tracing::info!(addr = %listener.local_addr()?, "admin API and console listening");
+        let admin = Arc::new(Admin::new(token, self.admin_readonly_token.as_ref(), ctx));
+        Ok(Some(tokio::spawn(async move {
+            let timeout = Duration::from_secs(30);
+            let _ = hris_admin::serve(listener, admin, timeout, stop.cancelled_owned()).await;
+        })))
+    }
 }
 
 /// Checks `ADMIN_TOKEN` at parse time without echoing it: clap's usual
@@ -87,8 +129,12 @@ pub async fn run(
         ctx.clone(),
         connection_stop.child_token(),
     );
-    let admin = Arc::new(Admin::new(&args.admin_token, ctx));
-    tracing::info!(addr = %listener.local_addr()?, "admin API listening");
+    let admin = Arc::new(Admin::new(
+        &args.admin_token,
+        args.admin_readonly_token.as_ref(),
+        ctx,
+    ));
+    tracing::info!(addr = %listener.local_addr()?, "admin API and console listening");
     let timeout = Duration::from_secs(args.admin_request_timeout_secs);
     hris_admin::serve(listener, admin, timeout, hris_telemetry::shutdown_signal()).await?;
     // In-flight requests are done: close the broker connection cleanly.

@@ -1,5 +1,6 @@
 //! `hris-sync all`: receiver, every worker and the scheduler in one process,
-//! sharing one broker connection (development, demo, small installs).
+//! sharing one broker connection (development, demo, small installs); with
+//! ADMIN_TOKEN set, the admin API and console on ADMIN_ADDR too.
 
 use std::sync::Arc;
 
@@ -11,7 +12,12 @@ use hris_receiver::{AppState, ReceiverConfig};
 use crate::args::{ReceiverArgs, RoleArgs};
 use crate::commands::worker::Running;
 
-pub async fn run(role: RoleArgs, args: ReceiverArgs, tick_secs: f64) -> anyhow::Result<()> {
+pub async fn run(
+    role: RoleArgs,
+    args: ReceiverArgs,
+    console: crate::commands::admin::ConsoleArgs,
+    tick_secs: f64,
+) -> anyhow::Result<()> {
     let secrets = WebhookSecrets::from_comma_separated(&args.kombo_webhook_secrets);
     anyhow::ensure!(
         !secrets.is_empty(),
@@ -55,6 +61,12 @@ pub async fn run(role: RoleArgs, args: ReceiverArgs, tick_secs: f64) -> anyhow::
         })
         .await;
     });
-    running.until_signal(vec![http, workers, scheduler]).await;
+    let mut tasks = vec![http, workers, scheduler];
+    tasks.extend(
+        console
+            .spawn(setup.ctx.clone(), running.stop.clone())
+            .await?,
+    );
+    running.until_signal(tasks).await;
     Ok(())
 }
