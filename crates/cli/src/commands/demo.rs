@@ -1,7 +1,8 @@
 //! `hris-sync demo`: the whole service on this machine in one process, against
 //! the simulator. A customer connects their HR system through Kombo's flow
 //! (signed webhooks over HTTP), the company is imported with live progress,
-//! then a few live changes arrive in the database within seconds.
+//! then a few live changes arrive in the database within seconds; the
+//! operations console shows the result (`demo_console`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,6 +20,7 @@ use hris_worker::{Services, ServicesConfig, SyncSettings, Tuning};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+use crate::commands::demo_console::DemoConsole;
 use crate::output::Progress;
 
 const SECRET: &str = "demo-webhook-secret";
@@ -43,6 +45,9 @@ pub struct DemoArgs {
         default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
     )]
     pub amqp_url: String,
+    /// Where the demo serves the operations console (any free port if taken).
+    #[arg(long, env = "ADMIN_ADDR", default_value = "127.0.0.1:8082")]
+    pub admin_addr: String,
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
@@ -135,6 +140,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         },
         stop.child_token(),
     ));
+
+    let console = DemoConsole::start(&args.admin_addr, ctx.clone(), stop.child_token()).await?;
 
     // The customer's admin connects their HR system through Kombo's flow.
     store.add_tenant(TENANT, "Demo Company", None).await?;
@@ -336,9 +343,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         redact(&args.database_url)
     );
 
+    console.show().await;
     stop.cancel();
     let _ = workers.await;
     let _ = scheduler.await;
+    console.stopped().await;
     if let Ok(channel) = connector.open_channel().await {
         let _ = topology.delete(&channel).await;
     }

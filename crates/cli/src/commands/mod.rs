@@ -1,6 +1,7 @@
 pub mod admin;
 pub mod all;
 pub mod demo;
+pub mod demo_console;
 pub mod dlq;
 pub mod explain;
 pub mod identity;
