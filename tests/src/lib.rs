@@ -12,6 +12,7 @@ use hris_sim::{SimConfig, SimState};
 
 pub mod admin;
 pub mod broker;
+pub mod browser;
 pub mod burst;
 pub mod bus;
 pub mod chaos;
