@@ -1,23 +1,18 @@
 //! Every metric the code records is in the catalogue (so it has a `# HELP`),
 //! every catalogued metric is recorded somewhere, and the alert rules and the
 //! dashboard name only catalogued metrics: an alert on a name nobody records
-//! would never fire.
+//! would never fire. (That every such name is really served, by some role,
+//! after a sync: `metrics_scrape.rs`.)
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
+use hris_e2e::metrics::{MONITORING_FILES, named_in, workspace_root};
 use hris_telemetry::catalogue::METRICS;
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace")
-}
 
 /// Names in `metrics::counter!("…"`, `gauge!`, `histogram!` of every crate.
 fn recorded() -> BTreeSet<String> {
     let mut names = BTreeSet::new();
-    let mut stack = vec![root().join("crates")];
+    let mut stack = vec![workspace_root().join("crates")];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).expect("readable").flatten() {
             let path = entry.path();
@@ -38,22 +33,6 @@ fn recorded() -> BTreeSet<String> {
     names
 }
 
-/// `hris_sync_…` names in a rules or dashboard file, without the histogram
-/// series suffixes.
-fn named_in(file: &str) -> BTreeSet<String> {
-    let text = std::fs::read_to_string(root().join(file)).expect(file);
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .filter_map(|w| w.strip_prefix("hris_sync_"))
-        .map(|w| {
-            ["_bucket", "_count", "_sum"]
-                .iter()
-                .find_map(|s| w.strip_suffix(s).filter(|base| base.ends_with("seconds")))
-                .unwrap_or(w)
-                .to_owned()
-        })
-        .collect()
-}
-
 #[test]
 fn the_catalogue_the_code_the_alerts_and_the_dashboard_agree() {
     let catalogued: BTreeSet<String> = METRICS.iter().map(|(n, _, _)| (*n).to_owned()).collect();
@@ -68,10 +47,7 @@ fn the_catalogue_the_code_the_alerts_and_the_dashboard_agree() {
         unrecorded.is_empty(),
         "catalogued but never recorded: {unrecorded:?}"
     );
-    for file in [
-        "deploy/monitoring/alerts.yaml",
-        "deploy/monitoring/dashboard.json",
-    ] {
+    for file in MONITORING_FILES {
         let named = named_in(file);
         assert!(!named.is_empty(), "{file} names no metric");
         let unknown: Vec<&String> = named.difference(&catalogued).collect();

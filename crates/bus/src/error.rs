@@ -28,6 +28,18 @@ impl BusError {
     }
 
     /// A short label for metrics.
+    /// Every [`BusError::label`]: the publisher registers each at zero, so
+    /// that a failure rate is a series from the start (an alert on a series
+    /// that appears only with the first failure misses that failure).
+    pub const LABELS: [&'static str; 6] = [
+        "not_connected",
+        "amqp",
+        "nack",
+        "unroutable",
+        "timeout",
+        "encode",
+    ];
+
     pub fn label(&self) -> &'static str {
         match self {
             BusError::NotConnected => "not_connected",

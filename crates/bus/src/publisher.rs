@@ -52,6 +52,10 @@ impl Outgoing {
 
 impl Publisher {
     pub fn new(connector: Arc<Connector>) -> Self {
+        for reason in BusError::LABELS {
+            // Registers the series without changing a count already there.
+            metrics::counter!("amqp_publish_failures_total", "reason" => reason).increment(0);
+        }
         Self {
             connector,
             confirm_timeout: Duration::from_secs(5),
