@@ -33,7 +33,7 @@ struct Args {
     /// Messages each worker handles at once per queue (default 8).
     #[arg(long)]
     concurrency: Option<usize>,
-    /// Only these stages (raw, receiver, import, freshness, fan-in), for
+    /// Only these stages (raw, receiver, import, freshness, fan-in, console), for
     /// profiling one; a partial run does not write the report.
     #[arg(long, value_delimiter = ',')]
     only: Option<Vec<bench::Stage>>,
