@@ -11,7 +11,11 @@ use hris_receiver::{AppState, ReceiverConfig};
 use crate::args::{ReceiverArgs, RoleArgs};
 use crate::commands::worker::Running;
 
-pub async fn run(role: RoleArgs, args: ReceiverArgs, tick_secs: f64) -> anyhow::Result<()> {
+pub async fn run(
+    role: RoleArgs,
+    args: ReceiverArgs,
+    tick: std::time::Duration,
+) -> anyhow::Result<()> {
     let secrets = WebhookSecrets::from_comma_separated(&args.kombo_webhook_secrets);
     anyhow::ensure!(
         !secrets.is_empty(),
@@ -44,7 +48,7 @@ pub async fn run(role: RoleArgs, args: ReceiverArgs, tick_secs: f64) -> anyhow::
     ));
     let scheduler = tokio::spawn(hris_worker::scheduler::run(
         setup.ctx.clone(),
-        running.scheduler_config(tick_secs),
+        running.scheduler_config(tick),
         running.stop.clone(),
     ));
     tracing::info!(addr = %listener.local_addr()?, "hris-sync all: receiver, workers and scheduler running");
