@@ -128,7 +128,7 @@ async fn an_anonymised_leaver_is_nowhere_in_a_dump_even_after_a_full_sync() -> a
     client
         .execute(
             "INSERT INTO sync_runs (id, tenant_id, entity, kind, trigger, status, error)
-             VALUES (gen_random_uuid(), 'acme', 'employees', 'incremental', 'test', 'failed', $1)",
+             VALUES (gen_random_uuid(), 'acme', 'employees', 'incremental', 'schedule', 'failed', $1)",
             &[&format!("could not write {EMAIL}")],
         )
         .await?;

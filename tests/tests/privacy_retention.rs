@@ -37,7 +37,7 @@ async fn run_error(stack: &Stack, tenant: &str, days_ago: i32) -> anyhow::Result
     client
         .execute(
             "INSERT INTO sync_runs (id, tenant_id, entity, kind, trigger, status, error, started_at)
-             VALUES (gen_random_uuid(), $1, 'employees', 'full', 'test', 'failed', 'it failed',
+             VALUES (gen_random_uuid(), $1, 'employees', 'full', 'schedule', 'failed', 'it failed',
                      now() - make_interval(days => $2))",
             &[&tenant, &days_ago],
         )

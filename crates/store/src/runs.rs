@@ -8,17 +8,17 @@ use uuid::Uuid;
 use crate::apply::PageStats;
 use crate::row::RowExt;
 use crate::{Store, StoreError};
-use hris_types::{FetchKind, SyncedEntity, Trigger};
+use hris_types::{FetchKind, RunStatus, SyncedEntity, Trigger};
 
 #[derive(Debug, Clone, PartialEq, FromRow)]
 pub struct SyncRun {
     pub id: Uuid,
     pub parent_id: Option<Uuid>,
     pub tenant_id: String,
-    pub entity: Option<String>,
-    pub kind: String,
-    pub trigger: String,
-    pub status: String,
+    pub entity: Option<SyncedEntity>,
+    pub kind: FetchKind,
+    pub trigger: Trigger,
+    pub status: RunStatus,
     pub dry_run: bool,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,

@@ -1,6 +1,6 @@
 //! Tenants: the platform's customers, their Kombo integration and their settings.
 
-use hris_types::IntegrationState;
+use hris_types::{IntegrationState, InviteWhen, RehireInvite, Scope};
 use postgres_from_row::FromRow;
 use serde::{Deserialize, Serialize};
 
@@ -10,8 +10,8 @@ use crate::{Store, StoreError};
 /// Per-tenant settings (defaults in the schema).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, FromRow)]
 pub struct TenantSettings {
-    pub enabled_scopes: Vec<String>,
-    pub invite_policy: String,
+    pub enabled_scopes: Vec<Scope>,
+    pub invite_policy: InviteWhen,
     pub invite_days_before: i32,
     pub time_zone: String,
     pub full_sync_interval_seconds: i32,
@@ -22,7 +22,7 @@ pub struct TenantSettings {
     pub deactivation_grace_seconds: i32,
     pub scope_filter: serde_json::Value,
     pub first_name_source: String,
-    pub rehire_invite: String,
+    pub rehire_invite: RehireInvite,
     /// Days a change log entry is kept.
     pub change_log_retention_days: i32,
     /// Days a dead letter keeps its payload (its id and reason stay).
@@ -35,8 +35,8 @@ impl Default for TenantSettings {
     /// The schema's defaults: what a new tenant has.
     fn default() -> Self {
         Self {
-            enabled_scopes: vec!["work_location".to_owned()],
-            invite_policy: "on_start_date".to_owned(),
+            enabled_scopes: vec![Scope::WorkLocation],
+            invite_policy: InviteWhen::OnStartDate,
             invite_days_before: 0,
             time_zone: "UTC".to_owned(),
             full_sync_interval_seconds: 10_800,
@@ -47,7 +47,7 @@ impl Default for TenantSettings {
             deactivation_grace_seconds: 86_400,
             scope_filter: serde_json::json!({}),
             first_name_source: "first_name".to_owned(),
-            rehire_invite: "invite_again".to_owned(),
+            rehire_invite: RehireInvite::InviteAgain,
             change_log_retention_days: 365,
             dead_letter_payload_retention_days: 30,
             run_error_retention_days: 90,
@@ -73,15 +73,6 @@ const COLUMNS: &str = "id, name, kombo_integration_id, integration_state, integr
     primary_team_group_types, mass_change_threshold, custom_field_mapping, identity_match, \
     deactivation_grace_seconds, scope_filter, first_name_source, rehire_invite, \
     change_log_retention_days, dead_letter_payload_retention_days, run_error_retention_days";
-
-/// Scopes a tenant may enable.
-pub const OPTIONAL_SCOPES: &[&str] = &[
-    "work_location",
-    "avatar",
-    "legal_entity",
-    "employment_type",
-    "custom_fields",
-];
 
 impl Store {
     /// Registers a tenant. Registering the same tenant again with the same

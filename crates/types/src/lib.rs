@@ -1,6 +1,6 @@
 //! The typed contracts the crates share, instead of strings that must agree:
 //! what kind of fetch a message asks for, where a tenant's integration stands,
-//! how a sync run ended. Each has one spelling, used on the wire (serde), in
+//! how a sync run ended, what a tenant chose.  Each has one spelling, used on the wire (serde), in
 //! PostgreSQL (`TEXT` columns, through `ToSql`/`FromSql`) and in output, and
 //! an unknown spelling from the database is an error, not a silent default.
 
@@ -143,6 +143,44 @@ text_enum! {
 }
 
 text_enum! {
+    /// An optional part of a person's record a tenant may sync
+    /// (`enabled_scopes`); the rest is always synced.
+    Scope, "scope" {
+        WorkLocation = "work_location",
+        Avatar = "avatar",
+        LegalEntity = "legal_entity",
+        EmploymentType = "employment_type",
+        CustomFields = "custom_fields",
+    }
+}
+
+text_enum! {
+    /// When a new user is invited (a tenant's `invite_policy`); `days_before`
+    /// takes its number of days from `invite_days_before`.
+    #[derive(Default)]
+    InviteWhen, "invite_policy" {
+        Never = "never",
+        /// As soon as the user is synced.
+        Immediately = "immediately",
+        /// At the start of the start date (the default).
+        #[default]
+        OnStartDate = "on_start_date",
+        /// At the start of the day `invite_days_before` days before the start date.
+        DaysBefore = "days_before",
+    }
+}
+
+text_enum! {
+    /// Whether a leaver who comes back is invited again (`rehire_invite`).
+    #[derive(Default)]
+    RehireInvite, "rehire_invite" {
+        #[default]
+        InviteAgain = "invite_again",
+        Never = "never",
+    }
+}
+
+text_enum! {
     /// How a sync run stands or ended.
     RunStatus, "run status" {
         Pending = "pending",
@@ -219,6 +257,15 @@ mod tests {
         }
         for entity in SyncedEntity::ALL {
             assert_eq!(entity.as_str().parse::<SyncedEntity>(), Ok(*entity));
+        }
+        for scope in Scope::ALL {
+            assert_eq!(scope.as_str().parse::<Scope>(), Ok(*scope));
+        }
+        for when in InviteWhen::ALL {
+            assert_eq!(when.as_str().parse::<InviteWhen>(), Ok(*when));
+        }
+        for rehire in RehireInvite::ALL {
+            assert_eq!(rehire.as_str().parse::<RehireInvite>(), Ok(*rehire));
         }
     }
 

@@ -9,6 +9,7 @@ use hris_mapping::email::EmailStatus;
 use hris_mapping::employee::MappedUser;
 use hris_mapping::identity::{Conflict, Decided, IdentityMatch, MatchKey};
 use hris_mapping::plan::{PageRules, RecordConflict, Relink, UserWrite};
+use hris_types::RehireInvite;
 
 use crate::StoreError;
 use crate::apply::ApplyContext;
@@ -28,11 +29,11 @@ pub(crate) async fn page_rules(
         .ok_or_else(|| StoreError::NotFound(format!("tenant {tenant_id}")))?;
     let identity: IdentityMatch = row.col("identity_match")?;
     let grace: i32 = row.col("deactivation_grace_seconds")?;
-    let rehire: String = row.col("rehire_invite")?;
+    let rehire: RehireInvite = row.col("rehire_invite")?;
     Ok(PageRules {
         identity,
         grace: chrono::Duration::seconds(i64::from(grace.max(0))),
-        rehire_invite: rehire == "invite_again",
+        rehire_invite: rehire == RehireInvite::InviteAgain,
         now: chrono::Utc::now(),
     })
 }
