@@ -214,6 +214,10 @@ async fn paused_tenants_wait_and_resume_deleted_ones_stop_and_keep_data() -> any
             == hris_store::IntegrationState::Disconnected)
     })
     .await?;
+    // The full import read that sync-finished started may still be paging
+    // when the deletion lands; it ends its listing. What is asserted here is
+    // that nothing starts after the deletion, so that fetch finishes first.
+    stack.settle(Duration::from_secs(20)).await?;
     stack
         .sim
         .mutate(
