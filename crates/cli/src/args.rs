@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use clap::Args;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::duration;
 
@@ -15,8 +16,8 @@ pub struct DatabaseArgs {
     /// checked), verify-ca (chain checked), verify-full (chain and host name);
     /// sslrootcert=/path/ca.pem (PEM) for the verifying modes, else the system's roots.
     /// application_name defaults to "hris-sync ROLE".
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: String,
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = secret)]
+    pub database_url: SecretString,
     /// Connections in this process's pool.
     #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 16)]
     pub database_pool_size: usize,
@@ -32,11 +33,16 @@ impl DatabaseArgs {
     /// worker employees"), so `pg_stat_activity` tells the roles apart.
     pub fn store_for(&self, role: &str) -> anyhow::Result<hris_store::Store> {
         Ok(hris_store::connect(
-            &self.database_url,
+            self.database_url.expose_secret(),
             self.database_pool_size,
             &application_name(role),
         )?)
     }
+}
+
+/// A secret setting: kept out of every `Debug` (URLs carry passwords).
+fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(value))
 }
 
 /// `application_name` of a role's connections, unless DATABASE_URL sets one.
@@ -108,8 +114,8 @@ pub struct SimArgs {
 pub struct AmqpArgs {
     /// RabbitMQ, e.g. amqp://guest:guest@127.0.0.1:5672/%2f. For a cluster, list
     /// its nodes comma-separated: every (re)connect tries them in turn.
-    #[arg(long, env = "AMQP_URL", hide_env_values = true)]
-    pub amqp_url: String,
+    #[arg(long, env = "AMQP_URL", hide_env_values = true, value_parser = secret)]
+    pub amqp_url: SecretString,
     /// Prefix of every exchange and queue name (isolates environments and tests).
     #[arg(long, env = "AMQP_PREFIX", default_value = "hris")]
     pub amqp_prefix: String,
@@ -121,8 +127,8 @@ pub struct ReceiverArgs {
     #[arg(long, env = "HTTP_ADDR", default_value = "0.0.0.0:8080")]
     pub http_addr: String,
     /// Comma-separated webhook secrets; any one may sign (rotation).
-    #[arg(long, env = "KOMBO_WEBHOOK_SECRETS", hide_env_values = true)]
-    pub kombo_webhook_secrets: String,
+    #[arg(long, env = "KOMBO_WEBHOOK_SECRETS", hide_env_values = true, value_parser = secret)]
+    pub kombo_webhook_secrets: SecretString,
     /// How long a request's head (request line and headers) may take to
     /// arrive; also bounds how long a keep-alive connection waits for its next
     /// request. Seconds, or with a unit (10s, 1m).

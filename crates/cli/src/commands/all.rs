@@ -1,6 +1,7 @@
 //! `hris-sync all`: receiver, every worker and the scheduler in one process,
 //! sharing one broker connection (development, demo, small installs).
 
+use secrecy::ExposeSecret;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -16,7 +17,7 @@ pub async fn run(
     args: ReceiverArgs,
     tick: std::time::Duration,
 ) -> anyhow::Result<()> {
-    let secrets = WebhookSecrets::from_comma_separated(&args.kombo_webhook_secrets);
+    let secrets = WebhookSecrets::from_comma_separated(args.kombo_webhook_secrets.expose_secret());
     anyhow::ensure!(
         !secrets.is_empty(),
         "KOMBO_WEBHOOK_SECRETS is empty: every webhook would be refused"

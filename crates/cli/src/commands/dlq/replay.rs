@@ -1,5 +1,6 @@
 //! `dlq replay`: dead letters published again through the normal path.
 
+use secrecy::ExposeSecret;
 use std::time::Duration;
 
 use hris_bus::{AmqpConfig, Connector, Envelope, Publisher, Topology, Trigger};
@@ -85,7 +86,7 @@ pub(super) async fn replay(
     }
     let shutdown = CancellationToken::new();
     let connector = Connector::new(
-        AmqpConfig::new(&amqp.amqp_url, "hris-sync dlq replay"),
+        AmqpConfig::new(amqp.amqp_url.expose_secret(), "hris-sync dlq replay"),
         Topology::new(&amqp.amqp_prefix),
     );
     let connection = connector.spawn(shutdown.clone());
