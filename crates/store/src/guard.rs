@@ -21,6 +21,11 @@ use crate::apply::ApplyContext;
 use crate::row::RowExt;
 use crate::{PageStats, Store, StoreError};
 
+/// The cause the scheduler's deactivations (a leave day ended, a deletion
+/// outlasted its grace period) record in the change log: one text for the
+/// writer and for whoever counts them.
+pub const SCHEDULER_CAUSE: &str = "schedule: leave date or grace period reached";
+
 /// Takes the tenant's guard lock for this transaction, then reads its budget.
 pub(crate) async fn budget(tx: &impl GenericClient, tenant_id: &str) -> Result<Budget, StoreError> {
     tx.execute(

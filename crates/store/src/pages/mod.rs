@@ -203,7 +203,7 @@ impl Store {
                 &tx,
                 &tenant,
                 &batch,
-                "schedule: leave date or grace period reached",
+                crate::guard::SCHEDULER_CAUSE,
                 None,
             )
             .await?;
