@@ -251,7 +251,10 @@ async fn tenant_rows(stack: &Stack) -> anyhow::Result<Vec<String>> {
 async fn a_disconnected_tenant_is_erased_from_every_table_and_only_then() -> anyhow::Result<()> {
     let (stack, _) = Stack::imported("acme", 20, 72).await?;
     let client = stack.store.client().await?;
-    stack.store.add_tenant("other", "Other", None).await?;
+    stack
+        .store
+        .add_tenant(&"other".into(), "Other", None)
+        .await?;
     client
         .execute(
             "INSERT INTO users (tenant_id, email, first_name, status) VALUES ('other', 'keep@other.example', 'Keeper', 'active')",

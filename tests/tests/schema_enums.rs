@@ -18,7 +18,10 @@ fn spellings<T: std::fmt::Display>(all: &[T]) -> Vec<String> {
 async fn every_setting_spelling_is_accepted_by_the_schema_and_read_back_and_no_other() {
     let db = TestDb::migrated().await.expect("db");
     let store = db.store();
-    store.add_tenant("t1", "Acme", None).await.expect("tenant");
+    store
+        .add_tenant(&"t1".into(), "Acme", None)
+        .await
+        .expect("tenant");
     let client = store.client().await.expect("client");
     for (column, values) in [
         ("integration_state", spellings(IntegrationState::ALL)),
@@ -34,7 +37,7 @@ async fn every_setting_spelling_is_accepted_by_the_schema_and_read_back_and_no_o
                 )
                 .await
                 .unwrap_or_else(|e| panic!("{column} = {value}: {e}"));
-            let tenant = store.tenant("t1").await.expect("read back");
+            let tenant = store.tenant(&"t1".into()).await.expect("read back");
             let read = match column {
                 "integration_state" => tenant.integration_state.to_string(),
                 "invite_policy" => tenant.settings.invite_policy.to_string(),
@@ -62,7 +65,7 @@ async fn every_setting_spelling_is_accepted_by_the_schema_and_read_back_and_no_o
         .await
         .expect("every scope");
     let read = store
-        .tenant("t1")
+        .tenant(&"t1".into())
         .await
         .expect("read back")
         .settings
@@ -82,7 +85,10 @@ async fn every_setting_spelling_is_accepted_by_the_schema_and_read_back_and_no_o
 async fn every_run_spelling_is_accepted_by_the_schema_and_no_other() {
     let db = TestDb::migrated().await.expect("db");
     let store = db.store();
-    store.add_tenant("t1", "Acme", None).await.expect("tenant");
+    store
+        .add_tenant(&"t1".into(), "Acme", None)
+        .await
+        .expect("tenant");
     let client = store.client().await.expect("client");
     let insert = |kind: &str, trigger: &str, status: &str| {
         let (kind, trigger, status) = (kind.to_owned(), trigger.to_owned(), status.to_owned());

@@ -168,7 +168,10 @@ async fn tenants_with_colliding_ids_never_touch_each_other() -> anyhow::Result<(
     stack.request_sync("alpha", FetchKind::Full).await?;
     stack.settle(Duration::from_secs(60)).await?;
     // alpha's full sync held its mass deactivation; approving it touches alpha only.
-    stack.store.decide_held("alpha", true, "test", None).await?;
+    stack
+        .store
+        .decide_held(&"alpha".into(), true, "test", None)
+        .await?;
     let beta_users = stack
         .count(
             "SELECT count(*) FROM users WHERE tenant_id = $1 AND job_title = 'Only Alpha'",

@@ -50,7 +50,7 @@ async fn setup() -> anyhow::Result<(TestDb, Store)> {
     let db = TestDb::migrated().await?;
     let store = db.store();
     store
-        .add_tenant("acme", "Acme", Some("personio:acme"))
+        .add_tenant(&"acme".into(), "Acme", Some("personio:acme"))
         .await?;
     Ok((db, store))
 }

@@ -11,6 +11,7 @@ mod settings_help;
 mod tenant_args;
 
 use clap::{Parser, Subcommand};
+use hris_types::TenantId;
 
 use crate::args::{
     AmqpArgs, DatabaseArgs, KomboArgs, ReceiverArgs, RoleArgs, SimArgs, TenantCommand,
@@ -99,7 +100,7 @@ enum Command {
     ImportAll {
         /// The tenant (the platform's customer id).
         #[arg(long)]
-        tenant: String,
+        tenant: TenantId,
         /// Print what would change, field by field (employees), and write nothing.
         #[arg(long)]
         dry_run: bool,
@@ -127,7 +128,7 @@ enum Command {
         db: DatabaseArgs,
         /// The tenant (the platform's customer id).
         #[arg(long)]
-        tenant: String,
+        tenant: TenantId,
         /// Kombo employee id or email.
         #[arg(long)]
         user: String,

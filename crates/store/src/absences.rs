@@ -2,6 +2,7 @@
 //! counting; the rows stay.
 
 use hris_mapping::absence::{AbsenceFields, AbsenceTypeFields};
+use hris_types::TenantId;
 
 use crate::apply::{ApplyContext, PageStats, RecordChanges, begin_page, ids_by_keys};
 use crate::planned::{ARCHIVED_WHEN_DELETED, Stored, Upsert, finish_page, stored_rows};
@@ -101,7 +102,7 @@ impl Store {
 /// both rows.
 pub(crate) async fn link_absences<T: tokio_postgres::types::ToSql + Sync>(
     client: &mut deadpool_postgres::Object,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     key: &'static str,
     ids: &[T],
 ) -> Result<(), StoreError> {

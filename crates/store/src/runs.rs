@@ -2,6 +2,7 @@
 //! the counters on-call and the CLI show.
 
 use chrono::{DateTime, Utc};
+use hris_types::TenantId;
 use postgres_from_row::FromRow;
 use uuid::Uuid;
 
@@ -14,7 +15,7 @@ use hris_types::{FetchKind, RunStatus, SyncedEntity, Trigger};
 pub struct SyncRun {
     pub id: Uuid,
     pub parent_id: Option<Uuid>,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub entity: Option<SyncedEntity>,
     pub kind: FetchKind,
     pub trigger: Trigger,
@@ -69,7 +70,7 @@ impl Store {
         &self,
         id: Uuid,
         parent_id: Option<Uuid>,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         entity: Option<SyncedEntity>,
         kind: FetchKind,
         trigger: Trigger,
@@ -151,7 +152,7 @@ impl Store {
     /// failed; written onto the umbrella run `umbrella` when given.
     pub async fn full_run_totals(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         since: DateTime<Utc>,
     ) -> Result<(PageStats, i64, i64), StoreError> {
         let client = self.client().await?;

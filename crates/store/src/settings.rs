@@ -3,6 +3,7 @@
 
 use hris_mapping::identity::IdentityMatch;
 use hris_mapping::policy::{FirstNameSource, ScopeFilter};
+use hris_types::TenantId;
 use tokio_postgres::types::ToSql;
 
 use hris_types::{InviteWhen, RehireInvite, Scope};
@@ -166,7 +167,7 @@ impl Store {
     /// Changes one setting, validated; returns the tenant as it now is.
     pub async fn set_tenant_setting(
         &self,
-        id: &str,
+        id: &TenantId,
         key: &str,
         value: &str,
     ) -> Result<Tenant, StoreError> {

@@ -1,5 +1,6 @@
 //! Tenants: the platform's customers, their Kombo integration and their settings.
 
+use hris_types::TenantId;
 use hris_types::{IntegrationState, InviteWhen, RehireInvite, Scope};
 use postgres_from_row::FromRow;
 use serde::{Deserialize, Serialize};
@@ -58,7 +59,7 @@ impl Default for TenantSettings {
 /// A tenant as its row reads, column by column name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, FromRow)]
 pub struct Tenant {
-    pub id: String,
+    pub id: TenantId,
     pub name: String,
     pub kombo_integration_id: Option<String>,
     /// unconnected | active | paused | disconnected
@@ -80,11 +81,11 @@ impl Store {
     /// is a conflict.
     pub async fn add_tenant(
         &self,
-        id: &str,
+        id: &TenantId,
         name: &str,
         integration_id: Option<&str>,
     ) -> Result<Tenant, StoreError> {
-        if id.trim().is_empty() || name.trim().is_empty() {
+        if id.as_str().trim().is_empty() || name.trim().is_empty() {
             return Err(StoreError::Invalid(
                 "tenant id and name must not be empty".to_owned(),
             ));
@@ -120,7 +121,7 @@ impl Store {
         Ok(tenant)
     }
 
-    pub async fn tenant(&self, id: &str) -> Result<Tenant, StoreError> {
+    pub async fn tenant(&self, id: &TenantId) -> Result<Tenant, StoreError> {
         let client = self.client().await?;
         let row = client
             .query_opt(

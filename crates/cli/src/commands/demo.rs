@@ -137,7 +137,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     ));
 
     // The customer's admin connects their HR system through Kombo's flow.
-    store.add_tenant(TENANT, "Demo Company", None).await?;
+    store
+        .add_tenant(&TENANT.into(), "Demo Company", None)
+        .await?;
     let link = ctx
         .kombo
         .create_link(&CreateLinkRequest {

@@ -2,6 +2,7 @@
 //! about records, relinking a user to the record that took it over, the links
 //! and emails each user had, and identity conflicts.
 
+use hris_types::TenantId;
 use std::collections::{BTreeMap, HashMap};
 
 use deadpool_postgres::GenericClient;
@@ -18,7 +19,7 @@ use crate::row::RowExt;
 /// The tenant's identity settings, with the page's clock.
 pub(crate) async fn page_rules(
     client: &impl GenericClient,
-    tenant_id: &str,
+    tenant_id: &TenantId,
 ) -> Result<PageRules, StoreError> {
     let row = client
         .query_opt(
@@ -42,7 +43,7 @@ pub(crate) async fn page_rules(
 /// the page's records.
 pub(crate) async fn decisions(
     client: &impl GenericClient,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     page: &[MappedUser],
 ) -> Result<BTreeMap<String, Decided>, StoreError> {
     let ids: Vec<&str> = page.iter().map(|m| m.user.kombo_id.as_str()).collect();

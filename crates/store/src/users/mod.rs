@@ -5,6 +5,7 @@
 //! a newer one; only `hris` memberships change; manager, team and location
 //! references resolve as soon as both sides exist, in whichever order they came.
 
+use hris_types::TenantId;
 use std::collections::HashMap;
 
 use std::sync::OnceLock;
@@ -273,7 +274,7 @@ async fn sync_memberships(
 /// Teams and locations always exist by then (placeholders from the page).
 pub(crate) async fn resolve_references(
     tx: &impl GenericClient,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     kombo_ids: &[String],
 ) -> Result<(), StoreError> {
     tx.execute(

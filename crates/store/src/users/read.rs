@@ -2,6 +2,7 @@
 //! (`hris_mapping::plan`) sees them, and the read-only previews of
 //! `import-all --dry-run`, which run the same planner as the real write.
 
+use hris_types::TenantId;
 use std::sync::OnceLock;
 
 use deadpool_postgres::GenericClient;
@@ -71,7 +72,7 @@ fn stored_from_row(row: &Row) -> Result<StoredUser, StoreError> {
 /// index (a join on arrays made PostgreSQL scan the tenant's users).
 pub(crate) async fn load_known(
     client: &impl GenericClient,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     page: &[MappedUser],
     rule: IdentityMatch,
     for_update: bool,
@@ -129,7 +130,7 @@ impl Store {
     /// same identity step and planner as the real write.
     pub async fn preview_users(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         page: Vec<MappedUser>,
     ) -> Result<IdentifiedPage, StoreError> {
         let client = self.client().await?;
@@ -145,7 +146,7 @@ impl Store {
     /// Active users a full listing with `seen` ids would deactivate as missing.
     pub async fn preview_vanished(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         seen: &[String],
     ) -> Result<Vec<String>, StoreError> {
         let client = self.client().await?;
