@@ -92,7 +92,7 @@ impl Drop for AdminServer {
 pub async fn admin_server() -> anyhow::Result<(crate::TestDb, AdminServer, &'static str)> {
     let db = crate::TestDb::migrated().await?;
     let store = db.store();
-    store.add_tenant("acme", "Acme", None).await?;
+    store.add_tenant(&"acme".into(), "Acme", None).await?;
     let sim = crate::Sim::start(hris_sim::SimConfig::default()).await?;
     let kombo = sim.client();
     let token = "an-admin-token-of-some-length";

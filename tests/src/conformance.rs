@@ -116,7 +116,7 @@ pub async fn mismatches(
     integration: &str,
     limit: usize,
 ) -> anyhow::Result<Vec<String>> {
-    let tenant = stack.store.tenant(tenant_id).await?;
+    let tenant = stack.store.tenant(&tenant_id.into()).await?;
     let policy = hris_worker::fetch::policy_of(&tenant);
     let now = Utc::now();
     let stored = users(stack, tenant_id).await?;

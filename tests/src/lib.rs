@@ -18,6 +18,8 @@ pub mod bus;
 pub mod chaos;
 pub mod cluster;
 pub mod conformance;
+pub mod faults;
+pub mod guard;
 pub mod metrics;
 pub mod openapi;
 pub mod people;

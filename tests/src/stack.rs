@@ -97,10 +97,10 @@ impl Stack {
             .add_integration(&integration, employees, seed)
             .await?;
         self.store
-            .add_tenant(tenant_id, tenant_id, Some(&integration))
+            .add_tenant(&tenant_id.into(), tenant_id, Some(&integration))
             .await?;
         self.store
-            .set_tenant_setting(tenant_id, "deactivation_grace_seconds", "0")
+            .set_tenant_setting(&tenant_id.into(), "deactivation_grace_seconds", "0")
             .await?;
         Ok(integration)
     }
@@ -287,7 +287,7 @@ impl Stack {
 
     /// Publishes a sync of every entity for a tenant, as "Import all" will.
     pub async fn request_sync(&self, tenant_id: &str, kind: FetchKind) -> anyhow::Result<()> {
-        let tenant = self.store.tenant(tenant_id).await?;
+        let tenant = self.store.tenant(&tenant_id.into()).await?;
         let mut messages = Vec::new();
         for entity in hris_bus::SyncedEntity::ALL {
             let mut envelope = Envelope::new(

@@ -19,7 +19,7 @@ fn free_addr() -> anyhow::Result<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_admin_role_serves_the_api_and_stops_on_sigterm() -> anyhow::Result<()> {
     let stack = Stack::start().await?;
-    stack.store.add_tenant("acme", "Acme", None).await?;
+    stack.store.add_tenant(&"acme".into(), "Acme", None).await?;
     let (addr, metrics) = (free_addr()?, free_addr()?);
     let mut child = stack
         .role_command(

@@ -1,11 +1,14 @@
 //! Workers SIGKILLed while they process full syncs and webhook changes, with
 //! seeded random timing (HRIS_CHAOS_ROUNDS, HRIS_CHAOS_SEED): the oracle and
-//! every changed person are checked with no repairing full sync.
+//! every changed person are checked with no repairing full sync, and every
+//! message published (seen by a witness queue) was applied: a sync run that
+//! started after it was received completed.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use hris_bus::{Entity, FetchKind};
+use hris_bus::{Entity, FetchKind, Trigger};
+use hris_e2e::burst::declare_witness;
 use hris_e2e::chaos::{Timing, converged, rounds};
 use hris_e2e::metrics::counter;
 use hris_e2e::stack::{Stack, eventually};
@@ -119,6 +122,8 @@ async fn workers_sigkilled_during_full_syncs_lose_nothing() -> anyhow::Result<()
     let employees = hris_e2e::conformance::employees(&stack, &integration).await?;
     let targets = hris_e2e::conformance::still_employed(&employees);
     let mut pick = (0..).map(|i: usize| targets[i * 7 % targets.len()]);
+    // Every employees message published from here on, whoever consumes it.
+    let witness = declare_witness(&stack).await?;
     let accepted_before = counter(
         "hris_sync_webhook_requests_total",
         &["outcome=\"accepted\""],
@@ -200,9 +205,45 @@ async fn workers_sigkilled_during_full_syncs_lose_nothing() -> anyhow::Result<()
         .inspector
         .depth(&stack.inspector.topology().dead_letter_queue())
         .await?;
+    // Published vs applied: a message is applied when a sync run of its kind
+    // (or a full one) started after it was received and succeeded; a message
+    // acked but never acted on would have none.
+    let mut published = BTreeMap::new();
+    for taken in stack.inspector.drain(&witness).await? {
+        let e = taken.envelope;
+        published.insert(e.event_id, (e.kind, e.trigger, e.received_at));
+    }
+    let triggered = |by: Trigger| {
+        published
+            .values()
+            .filter(|(_, trigger, _)| *trigger == by)
+            .count()
+    };
+    let (by_webhook, asked_for) = (triggered(Trigger::Webhook), triggered(Trigger::ImportAll));
+    let mut unapplied = Vec::new();
+    for (event, (kind, _, received_at)) in &published {
+        let kinds: &[&str] = match kind {
+            FetchKind::Full => &["full"],
+            FetchKind::Incremental => &["full", "incremental"],
+        };
+        let kinds: Vec<String> = kinds.iter().map(|k| (*k).to_owned()).collect();
+        let covering = stack
+            .scalar(
+                "SELECT count(*) FROM sync_runs WHERE tenant_id = 'acme' AND entity = 'employees'
+                   AND status = 'succeeded' AND kind = ANY($1) AND started_at >= $2",
+                &[&kinds, received_at],
+            )
+            .await?;
+        if covering == 0 {
+            unapplied.push(event.clone());
+        }
+    }
     println!(
-        "chaos/sigkill: {kills} workers SIGKILLed mid-sync ({cut_short} runs cut short); {accepted} webhooks accepted and {} full syncs requested for {changed} changed people; after the full-sync kills {present_1} of {changed_1} changes present, after the webhook kills {present_2} of {changed}; failed runs {failed_runs}; dead letters {dead} archived, {dead_queued} queued",
-        n
+        "chaos/sigkill: {kills} workers SIGKILLed mid-sync ({cut_short} runs cut short); {accepted} webhooks accepted and {} full syncs requested for {changed} changed people; after the full-sync kills {present_1} of {changed_1} changes present, after the webhook kills {present_2} of {changed}; failed runs {failed_runs}; dead letters {dead} archived, {dead_queued} queued; \
+         {} messages published ({by_webhook} by webhook, {asked_for} full syncs asked for), {} applied",
+        n,
+        published.len(),
+        published.len() - unapplied.len()
     );
     // Every change that was announced landed, with no repairing sync.
     assert_eq!(present_1, changed_1, "changes lost to the full-sync kills");
@@ -211,6 +252,17 @@ async fn workers_sigkilled_during_full_syncs_lose_nothing() -> anyhow::Result<()
     assert!(
         accepted >= kills as u64,
         "{accepted} webhooks for {kills} rounds"
+    );
+    // Each accepted webhook published its message, each full sync asked
+    // for its own, and every one of them was applied.
+    assert_eq!(
+        by_webhook as u64, accepted,
+        "an accepted webhook published nothing"
+    );
+    assert_eq!(asked_for, n, "one message per full sync asked for");
+    assert!(
+        unapplied.is_empty(),
+        "published but never applied: {unapplied:?}"
     );
     // The kills hit work in progress, and none of it failed or was given up.
     assert!(cut_short >= 1, "no kill interrupted a sync run");

@@ -66,7 +66,7 @@ async fn unguarded_replay_and_purge_change_nothing_and_exit_4() -> anyhow::Resul
     let prefix = hris_e2e::amqp_prefix();
     let _queues = hris_e2e::bus::TestQueues::new(&prefix);
     let store = db.store();
-    store.add_tenant("acme", "Acme", None).await?;
+    store.add_tenant(&"acme".into(), "Acme", None).await?;
     for n in 0..2 {
         store.archive_dead_letter(&letter(n)).await?;
     }

@@ -12,6 +12,7 @@ use hris_e2e::browser::Browser;
 use hris_e2e::conformance::{employees, still_employed};
 use hris_e2e::stack::{Stack, eventually};
 use hris_store::IntegrationState;
+use hris_types::TenantId;
 use serde_json::json;
 
 const TOKEN: &str = "console-write-token-0123";
@@ -31,11 +32,12 @@ async fn neighbours(stack: &Stack) -> anyhow::Result<()> {
             IntegrationState::Disconnected,
         ),
     ] {
-        stack.store.add_tenant(id, name, None).await?;
+        let id = TenantId::from(id);
+        stack.store.add_tenant(&id, name, None).await?;
         if state != IntegrationState::Unconnected {
             stack
                 .store
-                .set_integration_state(id, state, Some("set by an operator"))
+                .set_integration_state(&id, state, Some("set by an operator"))
                 .await?;
         }
     }

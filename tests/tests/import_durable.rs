@@ -23,7 +23,7 @@ async fn an_import_whose_waiting_process_died_is_read_on_sync_finished() -> anyh
         .sim
         .slow_sync_with_a_staged_hire(&integration, 1500)
         .await?;
-    let tenant = stack.store.tenant("acme").await?;
+    let tenant = stack.store.tenant(&"acme".into()).await?;
     let started = {
         // The admin process asks Kombo for the sync, answers, and dies
         // before Kombo's sync ends: nothing of it waits any more.
@@ -76,7 +76,7 @@ async fn an_import_whose_kombo_sync_never_ends_is_read_by_the_scheduler_once_ove
             .await,
         "the scheduler's publisher did not connect"
     );
-    let tenant = stack.store.tenant("acme").await?;
+    let tenant = stack.store.tenant(&"acme".into()).await?;
     let started = hris_worker::import::start(&ctx, &tenant).await?;
     assert!(started.force_sync.is_ok());
     let run = started.sync_run_id;

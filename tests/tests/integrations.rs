@@ -41,7 +41,10 @@ async fn integration_created_links_the_tenant_and_imports_it() -> anyhow::Result
     let mut stack = Stack::start().await?;
     stack.sim.add_integration("personio:early", 120, 21).await?;
     stack.sim.add_integration("personio:known", 80, 22).await?;
-    stack.store.add_tenant("known", "Known", None).await?;
+    stack
+        .store
+        .add_tenant(&"known".into(), "Known", None)
+        .await?;
     stack
         .spawn_worker(&Entity::ALL, Duration::from_secs(10))
         .await?;
@@ -61,7 +64,7 @@ async fn integration_created_links_the_tenant_and_imports_it() -> anyhow::Result
     )
     .await?;
     assert_eq!(
-        stack.store.tenant("known").await?.integration_state,
+        stack.store.tenant(&"known".into()).await?.integration_state,
         hris_store::IntegrationState::Active
     );
 
@@ -93,7 +96,7 @@ async fn integration_created_links_the_tenant_and_imports_it() -> anyhow::Result
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let tenant = stack.store.tenant("early").await?;
+    let tenant = stack.store.tenant(&"early".into()).await?;
     assert_eq!(
         tenant.kombo_integration_id.as_deref(),
         Some("personio:early")
@@ -139,7 +142,7 @@ async fn paused_tenants_wait_and_resume_deleted_ones_stop_and_keep_data() -> any
     )
     .await?;
     eventually("paused", Duration::from_secs(10), || async {
-        Ok(stack.store.tenant("acme").await?.integration_state
+        Ok(stack.store.tenant(&"acme".into()).await?.integration_state
             == hris_store::IntegrationState::Paused)
     })
     .await?;
@@ -210,10 +213,14 @@ async fn paused_tenants_wait_and_resume_deleted_ones_stop_and_keep_data() -> any
     )
     .await?;
     eventually("disconnected", Duration::from_secs(10), || async {
-        Ok(stack.store.tenant("acme").await?.integration_state
+        Ok(stack.store.tenant(&"acme".into()).await?.integration_state
             == hris_store::IntegrationState::Disconnected)
     })
     .await?;
+    // The full import read that sync-finished started may still be paging
+    // when the deletion lands; it ends its listing. What is asserted here is
+    // that nothing starts after the deletion, so that fetch finishes first.
+    stack.settle(Duration::from_secs(20)).await?;
     stack
         .sim
         .mutate(

@@ -50,7 +50,7 @@ async fn relink_repairs_the_same_integration_and_connect_points_to_it() -> anyho
     stack.cli(&["tenant", "pause", "--tenant", "acme"]).await?;
     let kombo = stack.sim.client();
     assert_eq!(kombo.integration(&integration).await?.status, "INACTIVE");
-    let tenant = stack.store.tenant("acme").await?;
+    let tenant = stack.store.tenant(&"acme".into()).await?;
     assert_eq!(tenant.integration_state.to_string(), "paused");
     let status: Value = serde_json::from_str(
         &stack
@@ -63,7 +63,7 @@ async fn relink_repairs_the_same_integration_and_connect_points_to_it() -> anyho
     assert_eq!(
         stack
             .store
-            .tenant("acme")
+            .tenant(&"acme".into())
             .await?
             .integration_state
             .to_string(),
@@ -81,7 +81,7 @@ async fn relink_repairs_the_same_integration_and_connect_points_to_it() -> anyho
         "{stderr}"
     );
     // Relinking a tenant that has no integration is refused by us, not Kombo.
-    stack.store.add_tenant("bare", "Bare", None).await?;
+    stack.store.add_tenant(&"bare".into(), "Bare", None).await?;
     let (code, _, stderr) = stack
         .cli_status(&["tenant", "relink", "--tenant", "bare"])
         .await?;

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 async fn a_tenant_connects_through_kombo_and_is_imported_without_another_step() -> anyhow::Result<()>
 {
     let mut stack = Stack::start().await?;
-    stack.store.add_tenant("acme", "Acme", None).await?;
+    stack.store.add_tenant(&"acme".into(), "Acme", None).await?;
     stack
         .spawn_worker(&Entity::ALL, Duration::from_secs(10))
         .await?;
@@ -75,14 +75,14 @@ async fn a_tenant_connects_through_kombo_and_is_imported_without_another_step() 
         .await?;
     assert_eq!(code, Some(4), "{stderr}");
     assert_eq!(
-        stack.store.tenant("acme").await?.integration_state,
+        stack.store.tenant(&"acme".into()).await?.integration_state,
         hris_store::IntegrationState::Active
     );
     stack
         .cli(&["tenant", "disconnect", "--tenant", "acme", "--yes"])
         .await?;
     assert_eq!(
-        stack.store.tenant("acme").await?.integration_state,
+        stack.store.tenant(&"acme".into()).await?.integration_state,
         hris_store::IntegrationState::Disconnected
     );
     assert_eq!(
@@ -192,15 +192,15 @@ async fn leavers_and_starters_follow_their_dates() -> anyhow::Result<()> {
     let (stack, integration) = Stack::imported("acme", 30, 46).await?;
     stack
         .store
-        .set_tenant_setting("acme", "invite_policy", "days_before")
+        .set_tenant_setting(&"acme".into(), "invite_policy", "days_before")
         .await?;
     stack
         .store
-        .set_tenant_setting("acme", "invite_days_before", "3")
+        .set_tenant_setting(&"acme".into(), "invite_days_before", "3")
         .await?;
     stack
         .store
-        .set_tenant_setting("acme", "time_zone", "Europe/Berlin")
+        .set_tenant_setting(&"acme".into(), "time_zone", "Europe/Berlin")
         .await?;
     let employees = hris_e2e::conformance::employees(&stack, &integration).await?;
     let leaver = hris_e2e::conformance::still_employed(&employees)[0].to_owned();

@@ -70,7 +70,7 @@ async fn tenants_are_registered_and_settings_validated() {
     let db = TestDb::migrated().await.expect("db");
     let store = db.store();
     let t = store
-        .add_tenant("t1", "Acme", Some("personio:abc"))
+        .add_tenant(&"t1".into(), "Acme", Some("personio:abc"))
         .await
         .expect("add");
     assert_eq!(t.integration_state, hris_store::IntegrationState::Active);
@@ -81,42 +81,42 @@ async fn tenants_are_registered_and_settings_validated() {
     );
     // Same values again: fine. Another integration for the same tenant: conflict.
     store
-        .add_tenant("t1", "Acme", Some("personio:abc"))
+        .add_tenant(&"t1".into(), "Acme", Some("personio:abc"))
         .await
         .expect("idempotent");
     assert!(
         store
-            .add_tenant("t1", "Acme", Some("personio:other"))
+            .add_tenant(&"t1".into(), "Acme", Some("personio:other"))
             .await
             .is_err()
     );
     assert!(
         store
-            .add_tenant("t2", "Other", Some("personio:abc"))
+            .add_tenant(&"t2".into(), "Other", Some("personio:abc"))
             .await
             .is_err(),
         "one integration, one tenant"
     );
     assert!(
         store
-            .set_tenant_setting("t1", "time_zone", "Mars/Olympus")
+            .set_tenant_setting(&"t1".into(), "time_zone", "Mars/Olympus")
             .await
             .is_err()
     );
     let t = store
-        .set_tenant_setting("t1", "time_zone", "Europe/Berlin")
+        .set_tenant_setting(&"t1".into(), "time_zone", "Europe/Berlin")
         .await
         .expect("tz");
     assert_eq!(t.settings.time_zone, "Europe/Berlin");
     assert!(
         store
-            .set_tenant_setting("t1", "mass_change_threshold", "1.5")
+            .set_tenant_setting(&"t1".into(), "mass_change_threshold", "1.5")
             .await
             .is_err()
     );
     assert!(
         store
-            .set_tenant_setting("t1", "enabled_scopes", "avatar,telepathy")
+            .set_tenant_setting(&"t1".into(), "enabled_scopes", "avatar,telepathy")
             .await
             .is_err()
     );
@@ -126,6 +126,6 @@ async fn tenants_are_registered_and_settings_validated() {
             .await
             .expect("lookup")
             .map(|t| t.id),
-        Some("t1".to_owned())
+        Some("t1".into())
     );
 }

@@ -141,7 +141,7 @@ async fn webhook_to_commit_lag_is_measured() -> anyhow::Result<()> {
 async fn the_schedulers_metrics_move_when_it_enqueues() -> anyhow::Result<()> {
     let stack = Stack::start().await?;
     stack.tenant("acme", 10, 63).await?;
-    stack.store.schedule_full_sync_now("acme").await?;
+    stack.store.schedule_full_sync_now(&"acme".into()).await?;
     let (_scheduler, url) =
         ready_role(&stack, &["scheduler"], &[("SCHEDULER_TICK_SECS", "0.3")]).await?;
     // Its work really happened (one message per synced entity) …

@@ -160,7 +160,7 @@ async fn migrate_worker_and_cli_connect_encrypted_under_require() {
     // The CLI: `tenant list` waits on the tenants table the test has locked.
     test_db
         .store()
-        .add_tenant("tls-tenant", "TLS Tenant", None)
+        .add_tenant(&"tls-tenant".into(), "TLS Tenant", None)
         .await
         .expect("tenant");
     // From a connection of its own: inside a transaction, pg_stat_activity is a

@@ -128,7 +128,7 @@ async fn an_anonymised_leaver_is_nowhere_in_a_dump_even_after_a_full_sync() -> a
     client
         .execute(
             "INSERT INTO sync_runs (id, tenant_id, entity, kind, trigger, status, error)
-             VALUES (gen_random_uuid(), 'acme', 'employees', 'incremental', 'test', 'failed', $1)",
+             VALUES (gen_random_uuid(), 'acme', 'employees', 'incremental', 'schedule', 'failed', $1)",
             &[&format!("could not write {EMAIL}")],
         )
         .await?;
@@ -251,7 +251,10 @@ async fn tenant_rows(stack: &Stack) -> anyhow::Result<Vec<String>> {
 async fn a_disconnected_tenant_is_erased_from_every_table_and_only_then() -> anyhow::Result<()> {
     let (stack, _) = Stack::imported("acme", 20, 72).await?;
     let client = stack.store.client().await?;
-    stack.store.add_tenant("other", "Other", None).await?;
+    stack
+        .store
+        .add_tenant(&"other".into(), "Other", None)
+        .await?;
     client
         .execute(
             "INSERT INTO users (tenant_id, email, first_name, status) VALUES ('other', 'keep@other.example', 'Keeper', 'active')",

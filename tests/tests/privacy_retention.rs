@@ -37,7 +37,7 @@ async fn run_error(stack: &Stack, tenant: &str, days_ago: i32) -> anyhow::Result
     client
         .execute(
             "INSERT INTO sync_runs (id, tenant_id, entity, kind, trigger, status, error, started_at)
-             VALUES (gen_random_uuid(), $1, 'employees', 'full', 'test', 'failed', 'it failed',
+             VALUES (gen_random_uuid(), $1, 'employees', 'full', 'schedule', 'failed', 'it failed',
                      now() - make_interval(days => $2))",
             &[&tenant, &days_ago],
         )
@@ -50,15 +50,15 @@ async fn rows_past_their_tenants_retention_go_in_audited_batches_newer_ones_stay
 -> anyhow::Result<()> {
     let stack = Stack::start().await?;
     for tenant in ["acme", "slow"] {
-        stack.store.add_tenant(tenant, tenant, None).await?;
+        stack.store.add_tenant(&tenant.into(), tenant, None).await?;
     }
     stack
         .store
-        .set_tenant_setting("acme", "change_log_retention_days", "100")
+        .set_tenant_setting(&"acme".into(), "change_log_retention_days", "100")
         .await?;
     stack
         .store
-        .set_tenant_setting("slow", "dead_letter_payload_retention_days", "60")
+        .set_tenant_setting(&"slow".into(), "dead_letter_payload_retention_days", "60")
         .await?;
     for days in [150, 150, 150, 50, 50] {
         change(&stack, "acme", days).await?;

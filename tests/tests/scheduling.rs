@@ -31,7 +31,7 @@ async fn the_scheduled_full_sync_catches_deletions_whose_webhook_was_lost() -> a
             json!({"op": "delete", "employee_id": active[1], "silent": true}),
         )
         .await?;
-    stack.store.schedule_full_sync_now("acme").await?;
+    stack.store.schedule_full_sync_now(&"acme".into()).await?;
     let ctx = stack.worker_context("scheduler-a", Duration::from_secs(10));
     ctx.publisher
         .connector()
@@ -136,11 +136,15 @@ async fn two_schedulers_never_enqueue_one_tenant_twice() -> anyhow::Result<()> {
     for i in 0..TENANTS {
         stack
             .store
-            .add_tenant(&format!("t{i:02}"), "T", Some(&format!("personio:t{i:02}")))
+            .add_tenant(
+                &format!("t{i:02}").into(),
+                "T",
+                Some(&format!("personio:t{i:02}")),
+            )
             .await?;
         stack
             .store
-            .schedule_full_sync_now(&format!("t{i:02}"))
+            .schedule_full_sync_now(&format!("t{i:02}").into())
             .await?;
     }
     let a = stack.worker_context("scheduler-a", Duration::from_secs(10));
@@ -169,7 +173,12 @@ async fn two_schedulers_never_enqueue_one_tenant_twice() -> anyhow::Result<()> {
     let mut per_tenant: BTreeMap<String, usize> = BTreeMap::new();
     for entity in SYNCED {
         for m in stack.inspector.drain_entity((*entity).into()).await? {
-            let tenant = m.envelope.tenant_id.clone().unwrap_or_default();
+            let tenant = m
+                .envelope
+                .tenant_id
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
             *per_tenant.entry(tenant).or_default() += 1;
         }
     }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use hris_bus::{Entity, FetchKind};
 use hris_e2e::bus::{Inspector, Receiver, SECRET};
+use hris_e2e::privacy::capture;
 use hris_e2e::stack::Stack;
 use serde_json::json;
 
@@ -167,7 +168,10 @@ async fn tenants_with_colliding_ids_never_touch_each_other() -> anyhow::Result<(
     stack.request_sync("alpha", FetchKind::Full).await?;
     stack.settle(Duration::from_secs(60)).await?;
     // alpha's full sync held its mass deactivation; approving it touches alpha only.
-    stack.store.decide_held("alpha", true, "test", None).await?;
+    stack
+        .store
+        .decide_held(&"alpha".into(), true, "test", None)
+        .await?;
     let beta_users = stack
         .count(
             "SELECT count(*) FROM users WHERE tenant_id = $1 AND job_title = 'Only Alpha'",
@@ -193,19 +197,6 @@ async fn tenants_with_colliding_ids_never_touch_each_other() -> anyhow::Result<(
         "alpha's own changes applied ({alpha_changed})"
     );
     Ok(())
-}
-
-/// Collects a child's stderr until it exits.
-fn capture(child: &mut tokio::process::Child) -> tokio::task::JoinHandle<String> {
-    let stderr = child.stderr.take();
-    tokio::spawn(async move {
-        let mut out = String::new();
-        if let Some(mut stderr) = stderr {
-            use tokio::io::AsyncReadExt;
-            let _ = stderr.read_to_string(&mut out).await;
-        }
-        out
-    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,5 +1,5 @@
 //! Page writes on a real database, without a broker: snapshot order, late
-//! references, manual memberships.
+//! references, manual memberships, and how a refused write is described.
 
 use chrono::Utc;
 use hris_e2e::TestDb;
@@ -50,7 +50,7 @@ async fn setup() -> anyhow::Result<(TestDb, Store)> {
     let db = TestDb::migrated().await?;
     let store = db.store();
     store
-        .add_tenant("acme", "Acme", Some("personio:acme"))
+        .add_tenant(&"acme".into(), "Acme", Some("personio:acme"))
         .await?;
     Ok((db, store))
 }
@@ -141,4 +141,55 @@ async fn manager_of_e2(client: &deadpool_postgres::Object) -> anyhow::Result<Opt
         )
         .await?;
     Ok(row.get(0))
+}
+
+/// What a refused write says, on a real server whose message and detail
+/// quote the row (`Key (email)=(…) already exists`): the SQLSTATE, its
+/// condition and the names of table, column and constraint, never a value.
+#[tokio::test]
+async fn a_refused_write_is_described_by_names_never_by_values() -> anyhow::Result<()> {
+    let (_db, store) = setup().await?;
+    let client = store.client().await?;
+    client
+        .batch_execute(
+            "CREATE TABLE refusals (id int PRIMARY KEY, email text NOT NULL,
+                 CONSTRAINT refusals_email UNIQUE (email),
+                 CONSTRAINT refusals_no_iban CHECK (email NOT LIKE 'DE89%'));
+             INSERT INTO refusals VALUES (1, 'ann.private@example.org')",
+        )
+        .await?;
+    let value = "ann.private@example.org";
+    for (sql, quoted, expected) in [
+        (
+            "INSERT INTO refusals VALUES (2, 'ann.private@example.org')",
+            value,
+            "SQLSTATE 23505 (unique_violation), table refusals, constraint refusals_email",
+        ),
+        (
+            "INSERT INTO refusals VALUES (3, NULL)",
+            "(3, null)",
+            "SQLSTATE 23502 (not_null_violation), table refusals, column email",
+        ),
+        (
+            "INSERT INTO refusals VALUES (4, 'DE89370400440532013000')",
+            "DE89370400440532013000",
+            "SQLSTATE 23514 (check_violation), table refusals, constraint refusals_no_iban",
+        ),
+    ] {
+        let refused = client.batch_execute(sql).await.err();
+        let raw = refused
+            .as_ref()
+            .map(|e| format!("{e:?}"))
+            .unwrap_or_default();
+        let error = hris_store::StoreError::from(
+            refused.ok_or_else(|| anyhow::anyhow!("{sql} was accepted"))?,
+        );
+        let text = error.to_string();
+        assert_eq!(text, format!("database: {expected}"), "{sql}");
+        // The server did quote the row; the description does not.
+        assert!(raw.contains(quoted), "{raw}");
+        assert!(!text.contains(quoted), "{text}");
+        assert!(error.is_data_error(), "{text}");
+    }
+    Ok(())
 }

@@ -3,6 +3,7 @@
 //! Unlike the webhook path it uses the database and Kombo, which is why it is
 //! a role of its own and not part of the receiver.
 
+use hris_types::TenantId;
 use std::sync::Arc;
 
 use axum::Router;
@@ -140,7 +141,7 @@ pub(crate) fn store_error(e: &StoreError) -> Response {
     }
 }
 
-async fn import_all(State(admin): State<Arc<Admin>>, Path(id): Path<String>) -> Response {
+async fn import_all(State(admin): State<Arc<Admin>>, Path(id): Path<TenantId>) -> Response {
     let tenant = match admin.ctx.store.tenant(&id).await {
         Ok(t) => t,
         Err(e) => return store_error(&e),
@@ -186,7 +187,7 @@ pub(crate) async fn start_import_all(
     Ok(started)
 }
 
-async fn status(State(admin): State<Arc<Admin>>, Path(id): Path<String>) -> Response {
+async fn status(State(admin): State<Arc<Admin>>, Path(id): Path<TenantId>) -> Response {
     let store = &admin.ctx.store;
     let tenant = match store.tenant(&id).await {
         Ok(t) => t,
@@ -221,7 +222,11 @@ struct ConnectRequest {
     admin_email: String,
 }
 
-async fn connect(State(admin): State<Arc<Admin>>, Path(id): Path<String>, body: Bytes) -> Response {
+async fn connect(
+    State(admin): State<Arc<Admin>>,
+    Path(id): Path<TenantId>,
+    body: Bytes,
+) -> Response {
     let tenant = match admin.ctx.store.tenant(&id).await {
         Ok(t) => t,
         Err(e) => return store_error(&e),
@@ -244,7 +249,7 @@ async fn connect(State(admin): State<Arc<Admin>>, Path(id): Path<String>, body: 
     let request = CreateLinkRequest {
         end_user_email: body.admin_email,
         end_user_organization_name: tenant.name.clone(),
-        end_user_origin_id: Some(tenant.id.clone()),
+        end_user_origin_id: Some(tenant.id.to_string()),
         integration_category: Some("HRIS".into()),
         integration_tool: Some(body.tool),
         ..CreateLinkRequest::default()
@@ -257,7 +262,7 @@ async fn connect(State(admin): State<Arc<Admin>>, Path(id): Path<String>, body: 
 
 async fn decide(
     State(admin): State<Arc<Admin>>,
-    Path((id, decision)): Path<(String, String)>,
+    Path((id, decision)): Path<(TenantId, String)>,
 ) -> Response {
     let approve = match decision.as_str() {
         "approve" => true,

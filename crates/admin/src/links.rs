@@ -2,6 +2,7 @@
 //! tenant's integration) and setup link, the same calls as `tenant relink`
 //! and `tenant setup-link`.
 
+use hris_types::TenantId;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
@@ -12,7 +13,7 @@ use serde_json::json;
 
 use crate::api::{Admin, error, store_error};
 
-async fn link(admin: &Admin, id: &str, kind: LinkKind) -> Response {
+async fn link(admin: &Admin, id: &TenantId, kind: LinkKind) -> Response {
     let tenant = match admin.ctx.store.tenant(id).await {
         Ok(t) => t,
         Err(e) => return store_error(&e),
@@ -29,10 +30,10 @@ async fn link(admin: &Admin, id: &str, kind: LinkKind) -> Response {
     }
 }
 
-pub async fn relink(State(admin): State<Arc<Admin>>, Path(id): Path<String>) -> Response {
+pub async fn relink(State(admin): State<Arc<Admin>>, Path(id): Path<TenantId>) -> Response {
     link(&admin, &id, LinkKind::Relink).await
 }
 
-pub async fn setup_link(State(admin): State<Arc<Admin>>, Path(id): Path<String>) -> Response {
+pub async fn setup_link(State(admin): State<Arc<Admin>>, Path(id): Path<TenantId>) -> Response {
     link(&admin, &id, LinkKind::Setup).await
 }

@@ -113,7 +113,7 @@ pub async fn import(
         generate.elapsed().as_secs_f64()
     );
     env.store
-        .add_tenant(&tenant, &tenant, Some(&integration))
+        .add_tenant(&tenant.as_str().into(), &tenant, Some(&integration))
         .await?;
     let worker = env.worker(concurrency)?;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -211,7 +211,7 @@ pub async fn freshness(env: &Env, tenants: usize, concurrency: usize) -> anyhow:
         let id = format!("fresh{t:04}");
         env.add_company(&format!("personio:{id}"), 5, t as u64);
         env.store
-            .add_tenant(&id, &id, Some(&format!("personio:{id}")))
+            .add_tenant(&id.as_str().into(), &id, Some(&format!("personio:{id}")))
             .await?;
         request_sync(env, &id, &format!("personio:{id}"), FetchKind::Full).await?;
     }
@@ -335,7 +335,7 @@ pub async fn fan_in(
         let id = format!("fan{t:04}");
         env.add_company(&format!("personio:{id}"), each, 10_000 + t as u64);
         env.store
-            .add_tenant(&id, &id, Some(&format!("personio:{id}")))
+            .add_tenant(&id.as_str().into(), &id, Some(&format!("personio:{id}")))
             .await?;
     }
     let worker = env.worker(concurrency)?;

@@ -20,11 +20,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::BusError;
 use crate::topology::Topology;
+use secrecy::{ExposeSecret, SecretString};
 
 #[derive(Debug, Clone)]
 pub struct AmqpConfig {
     /// One AMQP URL, or several separated by commas (the nodes of a cluster).
-    pub url: String,
+    /// Secret: URLs carry the password, and `Debug` must not print it.
+    pub url: SecretString,
     /// Shown in RabbitMQ's management UI, e.g. `hris-sync receiver`.
     pub connection_name: String,
     pub max_reconnect_delay: Duration,
@@ -33,7 +35,7 @@ pub struct AmqpConfig {
 impl AmqpConfig {
     pub fn new(url: impl Into<String>, connection_name: impl Into<String>) -> Self {
         Self {
-            url: url.into(),
+            url: SecretString::from(url.into()),
             connection_name: connection_name.into(),
             max_reconnect_delay: Duration::from_secs(5),
         }
@@ -43,6 +45,7 @@ impl AmqpConfig {
     /// user and password are percent-encoded).
     pub fn urls(&self) -> Vec<&str> {
         self.url
+            .expose_secret()
             .split(',')
             .map(str::trim)
             .filter(|u| !u.is_empty())

@@ -1,6 +1,7 @@
 //! The message every queue carries: versioned JSON with everything a worker needs
 //! to act and everything on-call needs to understand it.
 
+use hris_types::TenantId;
 use std::fmt;
 use std::str::FromStr;
 
@@ -100,7 +101,7 @@ pub struct Envelope {
     /// Known when we made the message (schedule, import-all); webhooks leave it to
     /// the worker, which resolves the integration.
     #[serde(default)]
-    pub tenant_id: Option<String>,
+    pub tenant_id: Option<TenantId>,
     pub entity: Entity,
     pub kind: FetchKind,
     pub trigger: Trigger,

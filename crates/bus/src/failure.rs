@@ -1,6 +1,7 @@
 //! What a handler says when it could not finish: the class decides between
 //! "try again later" and "this will never work, dead-letter it now".
 
+use hris_types::TenantId;
 use std::fmt;
 use std::time::Duration;
 
@@ -49,7 +50,7 @@ pub struct Failure {
     /// Wait at least this long before the next attempt (Kombo's `Retry-After`).
     pub retry_after: Option<Duration>,
     /// The tenant concerned, once the handler knew it (dead-letter header).
-    pub tenant_id: Option<String>,
+    pub tenant_id: Option<TenantId>,
 }
 
 /// Kombo's own account of a failure: kept because its request logs are
@@ -87,7 +88,7 @@ impl Failure {
         self
     }
 
-    pub fn with_tenant(mut self, tenant_id: &str) -> Self {
+    pub fn with_tenant(mut self, tenant_id: &TenantId) -> Self {
         self.tenant_id.get_or_insert_with(|| tenant_id.to_owned());
         self
     }

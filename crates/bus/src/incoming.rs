@@ -141,7 +141,7 @@ impl Incoming {
         set(&mut headers, header::ROUTING_KEY, &self.routing_key);
         set(&mut headers, header::QUEUE, &self.queue);
         if let Some(tenant) = &failure.tenant_id {
-            set(&mut headers, header::TENANT, tenant);
+            set(&mut headers, header::TENANT, tenant.as_str());
         }
         headers
     }

@@ -177,7 +177,7 @@ impl Outgoing {
             headers.insert("integration_id".into(), long_string(integration));
         }
         if let Some(tenant) = &self.envelope.tenant_id {
-            headers.insert("tenant_id".into(), long_string(tenant));
+            headers.insert("tenant_id".into(), long_string(tenant.as_str()));
         }
         let mut properties = BasicProperties::default()
             .with_content_type("application/json".into())

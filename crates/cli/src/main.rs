@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod duration;
 mod exit;
 mod output;
 mod services;
@@ -10,6 +11,7 @@ mod settings_help;
 mod tenant_args;
 
 use clap::{Parser, Subcommand};
+use hris_types::TenantId;
 
 use crate::args::{
     AmqpArgs, DatabaseArgs, KomboArgs, ReceiverArgs, RoleArgs, SimArgs, TenantCommand,
@@ -75,9 +77,9 @@ enum Command {
     Scheduler {
         #[command(flatten)]
         role: RoleArgs,
-        /// Seconds between two looks at what is due (at least 0.1).
-        #[arg(long, env = "SCHEDULER_TICK_SECS", default_value_t = 10.0, value_parser = crate::args::at_least(0.1))]
-        tick_secs: f64,
+        /// Time between two looks at what is due (at least 100ms).
+        #[arg(long = "tick-secs", env = "SCHEDULER_TICK_SECS", default_value = "10", value_parser = duration::at_least(std::time::Duration::from_millis(100)))]
+        tick: std::time::Duration,
     },
     /// Receiver, every worker and the scheduler in one process (development, demo).
     All {
@@ -87,9 +89,9 @@ enum Command {
         args: ReceiverArgs,
         #[command(flatten)]
         console: commands::admin::ConsoleArgs,
-        /// Seconds between two looks at what is due (at least 0.1).
-        #[arg(long, env = "SCHEDULER_TICK_SECS", default_value_t = 10.0, value_parser = crate::args::at_least(0.1))]
-        tick_secs: f64,
+        /// Time between two looks at what is due (at least 100ms).
+        #[arg(long = "tick-secs", env = "SCHEDULER_TICK_SECS", default_value = "10", value_parser = duration::at_least(std::time::Duration::from_millis(100)))]
+        tick: std::time::Duration,
     },
     /// Registers and inspects tenants.
     Tenant {
@@ -100,17 +102,17 @@ enum Command {
     ImportAll {
         /// The tenant (the platform's customer id).
         #[arg(long)]
-        tenant: String,
+        tenant: TenantId,
         /// Print what would change, field by field (employees), and write nothing.
         #[arg(long)]
         dry_run: bool,
         /// Return once the sync is enqueued instead of following it.
         #[arg(long)]
         no_wait: bool,
-        /// Seconds to wait for Kombo's own sync (force-sync) to finish before
+        /// How long to wait for Kombo's own sync (force-sync) to finish before
         /// reading what Kombo has.
-        #[arg(long, env = "KOMBO_SYNC_WAIT_SECS", default_value_t = 900.0, value_parser = crate::args::at_least(0.0))]
-        kombo_sync_wait_secs: f64,
+        #[arg(long = "kombo-sync-wait-secs", env = "KOMBO_SYNC_WAIT_SECS", default_value = "900", value_parser = duration::at_least(std::time::Duration::ZERO))]
+        kombo_sync_wait: std::time::Duration,
         /// JSON on stdout instead of text (for scripts).
         #[arg(long)]
         json: bool,
@@ -128,7 +130,7 @@ enum Command {
         db: DatabaseArgs,
         /// The tenant (the platform's customer id).
         #[arg(long)]
-        tenant: String,
+        tenant: TenantId,
         /// Kombo employee id or email.
         #[arg(long)]
         user: String,
@@ -176,23 +178,22 @@ async fn main() -> std::process::ExitCode {
             args,
         } => commands::admin::run(db, amqp, kombo, args).await,
         Command::Worker { entity, role } => commands::worker::run(entity, role).await,
-        Command::Scheduler { role, tick_secs } => commands::scheduler::run(role, tick_secs).await,
+        Command::Scheduler { role, tick } => commands::scheduler::run(role, tick).await,
         Command::All {
             role,
             args,
             console,
-            tick_secs,
-        } => commands::all::run(role, args, console, tick_secs).await,
+            tick,
+        } => commands::all::run(role, args, console, tick).await,
         Command::ImportAll {
             tenant,
             dry_run,
             no_wait,
-            kombo_sync_wait_secs,
+            kombo_sync_wait,
             json,
             role,
         } => {
-            let wait = std::time::Duration::from_secs_f64(kombo_sync_wait_secs);
-            commands::import_all::run(tenant, dry_run, !no_wait, json, wait, role).await
+            commands::import_all::run(tenant, dry_run, !no_wait, json, kombo_sync_wait, role).await
         }
         Command::Dlq { command } => commands::dlq::run(command).await,
         Command::Explain {

@@ -54,20 +54,27 @@ impl Progress {
     }
 }
 
+/// Why `--since`/`--until` could not be read (clap shows the typed text).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TimeError {
+    #[error("an RFC 3339 time or a span like 90m, 24h, 7d")]
+    Unreadable,
+    #[error("the unit of a span is m, h or d")]
+    Unit,
+}
+
 /// `2026-11-01T00:00:00Z`, or a span back from now: `90m`, `24h`, `7d`.
-pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+pub fn parse_time(s: &str) -> Result<DateTime<Utc>, TimeError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
     let (number, unit) = s.split_at(s.len().saturating_sub(1));
-    let n: i64 = number
-        .parse()
-        .map_err(|_| format!("{s:?}: an RFC 3339 time or a span like 90m, 24h, 7d"))?;
+    let n: i64 = number.parse().map_err(|_| TimeError::Unreadable)?;
     let span = match unit {
         "m" => chrono::Duration::minutes(n),
         "h" => chrono::Duration::hours(n),
         "d" => chrono::Duration::days(n),
-        _ => return Err(format!("{s:?}: the unit is m, h or d")),
+        _ => return Err(TimeError::Unit),
     };
     Ok(Utc::now() - span)
 }

@@ -4,6 +4,7 @@
 
 use hris_bus::{AmqpConfig, Topology};
 use hris_worker::{DatabaseConfig, Services, ServicesConfig, SyncSettings};
+use secrecy::ExposeSecret;
 
 use crate::args::{AmqpArgs, DatabaseArgs, KomboArgs, application_name};
 
@@ -25,7 +26,7 @@ pub fn build(
     Ok(Services::build(
         &database,
         ServicesConfig {
-            amqp: AmqpConfig::new(&amqp.amqp_url, format!("hris-sync {role}")),
+            amqp: AmqpConfig::new(amqp.amqp_url.expose_secret(), format!("hris-sync {role}")),
             topology,
             kombo: kombo.client_config(),
             settings,

@@ -1,7 +1,7 @@
 //! The help text of `tenant set`: each key, its values, when it takes effect.
 
 /// `tenant set --help`: each key, its values, and when it takes effect. The
-/// scopes are `hris_store::tenants::OPTIONAL_SCOPES` (a test keeps them equal).
+/// scopes are `hris_mapping::Scope`'s (a test keeps them equal).
 pub const TENANT_SETTINGS_HELP: &str = "\
 Settings (KEY VALUE):
   name                        the tenant's display name
@@ -49,9 +49,9 @@ mod tests {
     #[test]
     fn tenant_set_help_lists_every_optional_scope() {
         let listed = super::TENANT_SETTINGS_HELP;
-        for scope in hris_store::tenants::OPTIONAL_SCOPES {
+        for scope in hris_mapping::Scope::ALL {
             assert!(
-                listed.contains(scope),
+                listed.contains(scope.as_str()),
                 "{scope} missing from tenant set --help"
             );
         }

@@ -1,6 +1,7 @@
 //! `hris-sync tenant …`: the tenant commands and their options.
 
 use clap::Subcommand;
+use hris_types::TenantId;
 
 use crate::args::{ActorArgs, DatabaseArgs, KomboArgs};
 
@@ -13,7 +14,7 @@ pub struct TenantKombo {
     pub kombo: KomboArgs,
     /// The tenant (the platform's customer id).
     #[arg(long)]
-    pub tenant: String,
+    pub tenant: TenantId,
 }
 
 #[derive(Subcommand, Debug)]
@@ -24,7 +25,7 @@ pub enum TenantCommand {
         db: DatabaseArgs,
         /// The platform's customer id (Kombo's end_user.origin_id).
         #[arg(long = "tenant", alias = "id", value_name = "TENANT")]
-        id: String,
+        id: TenantId,
         /// The tenant's display name.
         #[arg(long)]
         name: String,
@@ -46,7 +47,7 @@ pub enum TenantCommand {
         db: DatabaseArgs,
         /// The tenant (the platform's customer id); `--id` is its old spelling.
         #[arg(long = "tenant", alias = "id", value_name = "TENANT")]
-        id: String,
+        id: TenantId,
     },
     /// Changes one setting of a tenant.
     #[command(after_long_help = crate::settings_help::TENANT_SETTINGS_HELP)]
@@ -55,7 +56,7 @@ pub enum TenantCommand {
         db: DatabaseArgs,
         /// The tenant (the platform's customer id); `--id` is its old spelling.
         #[arg(long = "tenant", alias = "id", value_name = "TENANT")]
-        id: String,
+        id: TenantId,
         /// The setting (listed below).
         key: String,
         /// Its new value.
@@ -69,7 +70,7 @@ pub enum TenantCommand {
         kombo: KomboArgs,
         /// The tenant (the platform's customer id).
         #[arg(long)]
-        tenant: String,
+        tenant: TenantId,
         /// The HR system: personio, workday, hibob, …
         #[arg(long)]
         tool: String,
@@ -93,7 +94,7 @@ pub enum TenantCommand {
         db: DatabaseArgs,
         /// The tenant (the platform's customer id).
         #[arg(long)]
-        tenant: String,
+        tenant: TenantId,
         /// Required: webhooks and schedules of the tenant stop until it is connected again.
         #[arg(long)]
         yes: bool,
@@ -110,7 +111,7 @@ pub enum TenantCommand {
         db: DatabaseArgs,
         /// The tenant (the platform's customer id).
         #[arg(long)]
-        tenant: String,
+        tenant: TenantId,
         /// JSON on stdout instead of text (for scripts).
         #[arg(long)]
         json: bool,
@@ -126,7 +127,7 @@ pub enum TenantCommand {
         db: DatabaseArgs,
         /// The tenant (the platform's customer id).
         #[arg(long)]
-        tenant: Option<String>,
+        tenant: Option<TenantId>,
         /// Also the conflicts already resolved or ignored.
         #[arg(long)]
         all: bool,
@@ -140,7 +141,7 @@ pub enum TenantCommand {
         db: DatabaseArgs,
         /// The tenant (the platform's customer id).
         #[arg(long)]
-        tenant: String,
+        tenant: TenantId,
         /// JSON on stdout instead of text (for scripts).
         #[arg(long)]
         json: bool,
@@ -153,7 +154,7 @@ pub enum TenantCommand {
         db: DatabaseArgs,
         /// The tenant (the platform's customer id).
         #[arg(long)]
-        tenant: String,
+        tenant: TenantId,
         /// Include resolved issues.
         #[arg(long)]
         all: bool,
@@ -171,7 +172,7 @@ pub enum TenantCommand {
         db: DatabaseArgs,
         /// The tenant (the platform's customer id).
         #[arg(long)]
-        tenant: String,
+        tenant: TenantId,
         #[command(flatten)]
         guard: DecideArgs,
         #[command(flatten)]
@@ -184,7 +185,7 @@ pub enum TenantCommand {
         db: DatabaseArgs,
         /// The tenant (the platform's customer id).
         #[arg(long)]
-        tenant: String,
+        tenant: TenantId,
         #[command(flatten)]
         guard: DecideArgs,
         #[command(flatten)]
@@ -221,7 +222,7 @@ pub enum IdentityAction {
         db: DatabaseArgs,
         /// The tenant (the platform's customer id).
         #[arg(long)]
-        tenant: String,
+        tenant: TenantId,
         /// The conflict's id (from `tenant identity`).
         #[arg(long)]
         conflict: i64,

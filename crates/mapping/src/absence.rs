@@ -3,20 +3,21 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use hris_kombo::records::{Absence, AbsenceType};
-use serde_json::Value;
 
 use crate::dates::{date_part, timestamp};
-use crate::diff::{Fields, json};
 use crate::org::deleted_at;
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct AbsenceTypeFields {
-    pub kombo_id: String,
-    pub remote_id: Option<String>,
-    pub name: Option<String>,
-    pub unit: Option<String>,
-    pub remote_deleted_at: Option<DateTime<Utc>>,
-    pub changed_at: Option<DateTime<Utc>>,
+synced_columns! {
+    /// An absence type as a row of `absence_types` (its changes are not logged).
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct AbsenceTypeFields {
+        key kombo_id: String,
+        remote_id: Option<String> => "remote_id",
+        name: Option<String> => "name",
+        unit: Option<String> => "unit",
+        remote_deleted_at: Option<DateTime<Utc>> => "remote_deleted_at";
+        changed_at: Option<DateTime<Utc>> as "kombo_changed_at",
+    }
 }
 
 impl AbsenceTypeFields {
@@ -32,23 +33,26 @@ impl AbsenceTypeFields {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct AbsenceFields {
-    pub kombo_id: String,
-    pub remote_id: Option<String>,
-    pub employee_kombo_id: String,
-    pub type_kombo_id: Option<String>,
-    pub start_date: Option<NaiveDate>,
-    pub end_date: Option<NaiveDate>,
-    pub start_time: Option<String>,
-    pub end_time: Option<String>,
-    pub amount: Option<f64>,
-    pub unit: Option<String>,
-    /// Kombo's status; raw strings kept.
-    pub status: Option<String>,
-    pub counts: bool,
-    pub remote_deleted_at: Option<DateTime<Utc>>,
-    pub changed_at: Option<DateTime<Utc>>,
+synced_columns! {
+    /// An absence as a row of `absences`.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct AbsenceFields {
+        key kombo_id: String,
+        remote_id: Option<String> => "remote_id",
+        employee_kombo_id: String => "employee",
+        type_kombo_id: Option<String> => "type",
+        start_date: Option<NaiveDate> => "start_date",
+        end_date: Option<NaiveDate> => "end_date",
+        start_time: Option<String> => "start_time",
+        end_time: Option<String> => "end_time",
+        amount: Option<f64> => "amount",
+        unit: Option<String> => "unit",
+        /// Kombo's status; raw strings kept.
+        status: Option<String> => "status",
+        counts: bool => "counts",
+        remote_deleted_at: Option<DateTime<Utc>> => "remote_deleted_at";
+        changed_at: Option<DateTime<Utc>> as "kombo_changed_at",
+    }
 }
 
 /// Statuses that mean "this absence does not happen".
@@ -81,25 +85,6 @@ impl AbsenceFields {
             remote_deleted_at,
             changed_at: timestamp(Some(&a.changed_at)),
         }
-    }
-}
-
-impl Fields for AbsenceFields {
-    fn fields(&self) -> Vec<(&'static str, Value)> {
-        vec![
-            ("remote_id", json(&self.remote_id)),
-            ("employee", json(&self.employee_kombo_id)),
-            ("type", json(&self.type_kombo_id)),
-            ("start_date", json(&self.start_date)),
-            ("end_date", json(&self.end_date)),
-            ("start_time", json(&self.start_time)),
-            ("end_time", json(&self.end_time)),
-            ("amount", json(&self.amount)),
-            ("unit", json(&self.unit)),
-            ("status", json(&self.status)),
-            ("counts", json(&self.counts)),
-            ("remote_deleted_at", json(&self.remote_deleted_at)),
-        ]
     }
 }
 

@@ -5,7 +5,6 @@ use hris_kombo::records::{EmbeddedGroup, Employee};
 use serde_json::{Map, Value};
 
 use crate::dates::{date_part, timestamp};
-use crate::diff::{Fields, json};
 use crate::email::{EmailStatus, MAX_EMAIL_CHARS, normalise};
 use crate::lifecycle::{deactivate_at, invite_at};
 use crate::org::{LegalEntityFields, LocationFields, TeamFields, deleted_at};
@@ -44,62 +43,40 @@ pub mod reason {
     pub const OUT_OF_SCOPE: &str = "out_of_scope";
 }
 
-/// The synced columns of `users`, as the HR system says they should be.
-#[derive(Debug, Clone, PartialEq)]
-pub struct UserFields {
-    pub kombo_id: String,
-    pub remote_id: Option<String>,
-    pub employee_number: Option<String>,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub email: Option<String>,
-    pub email_status: EmailStatus,
-    pub job_title: Option<String>,
-    pub hire_date: Option<NaiveDate>,
-    pub leave_date: Option<NaiveDate>,
-    pub status: UserStatus,
-    /// Kombo's raw value: unknown strings are kept.
-    pub employment_status: Option<String>,
-    pub deactivation_reason: Option<String>,
-    pub manager_kombo_id: Option<String>,
-    pub primary_team_kombo_id: Option<String>,
-    pub location_kombo_id: Option<String>,
-    pub legal_entity_kombo_id: Option<String>,
-    pub employment_type: Option<String>,
-    pub avatar_url: Option<String>,
-    pub custom_fields: Option<Value>,
-    pub remote_deleted_at: Option<DateTime<Utc>>,
-}
-
-impl Fields for UserFields {
-    fn fields(&self) -> Vec<(&'static str, Value)> {
-        vec![
-            ("remote_id", json(&self.remote_id)),
-            ("employee_number", json(&self.employee_number)),
-            ("first_name", json(&self.first_name)),
-            ("last_name", json(&self.last_name)),
-            ("email", json(&self.email)),
-            ("email_status", json(&self.email_status.as_str())),
-            ("job_title", json(&self.job_title)),
-            ("hire_date", json(&self.hire_date)),
-            ("leave_date", json(&self.leave_date)),
-            ("status", json(&self.status.as_str())),
-            ("employment_status", json(&self.employment_status)),
-            ("deactivation_reason", json(&self.deactivation_reason)),
-            ("manager", json(&self.manager_kombo_id)),
-            ("primary_team", json(&self.primary_team_kombo_id)),
-            ("location", json(&self.location_kombo_id)),
-            ("legal_entity", json(&self.legal_entity_kombo_id)),
-            ("employment_type", json(&self.employment_type)),
-            ("avatar_url", json(&self.avatar_url)),
-            (
-                "custom_fields",
-                self.custom_fields.clone().unwrap_or(Value::Null),
-            ),
-            ("remote_deleted_at", json(&self.remote_deleted_at)),
-        ]
+synced_columns! {
+    /// The synced columns of `users`, as the HR system says they should be.
+    /// Each field is a column of that name: the page write and the stored
+    /// read take their column lists from here (`UserFields::COLUMNS`), and
+    /// the change log records each under the name after `=>`.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct UserFields {
+        key kombo_id: String,
+        remote_id: Option<String> => "remote_id",
+        employee_number: Option<String> => "employee_number",
+        first_name: Option<String> => "first_name",
+        last_name: Option<String> => "last_name",
+        email: Option<String> => "email",
+        email_status: EmailStatus => "email_status",
+        job_title: Option<String> => "job_title",
+        hire_date: Option<NaiveDate> => "hire_date",
+        leave_date: Option<NaiveDate> => "leave_date",
+        status: UserStatus => "status",
+        /// Kombo's raw value: unknown strings are kept.
+        employment_status: Option<String> => "employment_status",
+        deactivation_reason: Option<String> => "deactivation_reason",
+        manager_kombo_id: Option<String> => "manager",
+        primary_team_kombo_id: Option<String> => "primary_team",
+        location_kombo_id: Option<String> => "location",
+        legal_entity_kombo_id: Option<String> => "legal_entity",
+        employment_type: Option<String> => "employment_type",
+        avatar_url: Option<String> => "avatar_url",
+        custom_fields: Option<Value> => "custom_fields",
+        remote_deleted_at: Option<DateTime<Utc>> => "remote_deleted_at",
     }
 }
+
+text_column!(UserStatus);
+text_column!(EmailStatus);
 
 /// One employee, mapped: the user plus what it refers to (the teams, location and
 /// legal entity it is embedded with, so references resolve even before the teams

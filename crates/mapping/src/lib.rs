@@ -5,6 +5,9 @@
 //! does not) maps to a row. Odd values are kept or flagged, never a panic, because
 //! one strange employee must not stop a tenant's sync.
 
+// First: its macros declare the row types of the modules after it.
+#[macro_use]
+pub mod columns;
 pub mod absence;
 pub mod dates;
 pub mod diff;

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
+use hris_types::InviteWhen;
 
 /// When the platform invites a new user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,12 +18,12 @@ pub enum InvitePolicy {
 }
 
 impl InvitePolicy {
-    pub fn from_settings(policy: &str, days_before: i32) -> Self {
-        match policy {
-            "never" => InvitePolicy::Never,
-            "immediately" => InvitePolicy::Immediately,
-            "days_before" => InvitePolicy::DaysBefore(days_before.max(0) as u32),
-            _ => InvitePolicy::OnStartDate,
+    pub fn from_settings(when: InviteWhen, days_before: i32) -> Self {
+        match when {
+            InviteWhen::Never => InvitePolicy::Never,
+            InviteWhen::Immediately => InvitePolicy::Immediately,
+            InviteWhen::DaysBefore => InvitePolicy::DaysBefore(days_before.max(0) as u32),
+            InviteWhen::OnStartDate => InvitePolicy::OnStartDate,
         }
     }
 }

@@ -3,20 +3,21 @@
 
 use chrono::{DateTime, Utc};
 use hris_kombo::records::{EmbeddedGroup, EmbeddedLegalEntity, Group, LegalEntity, Location};
-use serde_json::Value;
 
 use crate::dates::timestamp;
-use crate::diff::{Fields, json};
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct TeamFields {
-    pub kombo_id: String,
-    pub remote_id: Option<String>,
-    pub name: Option<String>,
-    pub group_type: Option<String>,
-    pub parent_kombo_id: Option<String>,
-    pub remote_deleted_at: Option<DateTime<Utc>>,
-    pub changed_at: Option<DateTime<Utc>>,
+synced_columns! {
+    /// A group as a row of `teams`.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct TeamFields {
+        key kombo_id: String,
+        remote_id: Option<String> => "remote_id",
+        name: Option<String> => "name",
+        group_type: Option<String> => "group_type",
+        parent_kombo_id: Option<String> => "parent",
+        remote_deleted_at: Option<DateTime<Utc>> => "remote_deleted_at";
+        changed_at: Option<DateTime<Utc>> as "kombo_changed_at",
+    }
 }
 
 impl TeamFields {
@@ -47,28 +48,19 @@ impl TeamFields {
     }
 }
 
-impl Fields for TeamFields {
-    fn fields(&self) -> Vec<(&'static str, Value)> {
-        vec![
-            ("remote_id", json(&self.remote_id)),
-            ("name", json(&self.name)),
-            ("group_type", json(&self.group_type)),
-            ("parent", json(&self.parent_kombo_id)),
-            ("remote_deleted_at", json(&self.remote_deleted_at)),
-        ]
+synced_columns! {
+    /// A work location as a row of `locations`.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct LocationFields {
+        key kombo_id: String,
+        remote_id: Option<String> => "remote_id",
+        name: Option<String> => "name",
+        location_type: Option<String> => "location_type",
+        city: Option<String> => "city",
+        country: Option<String> => "country",
+        remote_deleted_at: Option<DateTime<Utc>> => "remote_deleted_at";
+        changed_at: Option<DateTime<Utc>> as "kombo_changed_at",
     }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct LocationFields {
-    pub kombo_id: String,
-    pub remote_id: Option<String>,
-    pub name: Option<String>,
-    pub location_type: Option<String>,
-    pub city: Option<String>,
-    pub country: Option<String>,
-    pub remote_deleted_at: Option<DateTime<Utc>>,
-    pub changed_at: Option<DateTime<Utc>>,
 }
 
 impl LocationFields {
@@ -87,27 +79,17 @@ impl LocationFields {
     }
 }
 
-impl Fields for LocationFields {
-    fn fields(&self) -> Vec<(&'static str, Value)> {
-        vec![
-            ("remote_id", json(&self.remote_id)),
-            ("name", json(&self.name)),
-            ("location_type", json(&self.location_type)),
-            ("city", json(&self.city)),
-            ("country", json(&self.country)),
-            ("remote_deleted_at", json(&self.remote_deleted_at)),
-        ]
+synced_columns! {
+    /// A legal entity as a row of `legal_entities` (its changes are not logged).
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct LegalEntityFields {
+        key kombo_id: String,
+        remote_id: Option<String> => "remote_id",
+        name: Option<String> => "name",
+        country: Option<String> => "country",
+        remote_deleted_at: Option<DateTime<Utc>> => "remote_deleted_at";
+        changed_at: Option<DateTime<Utc>> as "kombo_changed_at",
     }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct LegalEntityFields {
-    pub kombo_id: String,
-    pub remote_id: Option<String>,
-    pub name: Option<String>,
-    pub country: Option<String>,
-    pub remote_deleted_at: Option<DateTime<Utc>>,
-    pub changed_at: Option<DateTime<Utc>>,
 }
 
 impl LegalEntityFields {

@@ -5,29 +5,9 @@ use std::collections::BTreeMap;
 
 use chrono_tz::Tz;
 
+pub use hris_types::Scope;
+
 use crate::lifecycle::InvitePolicy;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Scope {
-    WorkLocation,
-    Avatar,
-    LegalEntity,
-    EmploymentType,
-    CustomFields,
-}
-
-impl Scope {
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "work_location" => Scope::WorkLocation,
-            "avatar" => Scope::Avatar,
-            "legal_entity" => Scope::LegalEntity,
-            "employment_type" => Scope::EmploymentType,
-            "custom_fields" => Scope::CustomFields,
-            _ => return None,
-        })
-    }
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TenantPolicy {
@@ -123,7 +103,7 @@ impl TenantPolicy {
     /// From the stored settings; unknown scope names and a bad zone fall back
     /// (settings are validated when written, this only guards old rows).
     pub fn from_settings(
-        scopes: &[String],
+        scopes: &[Scope],
         primary_team_group_types: &[String],
         custom_field_mapping: &serde_json::Value,
         time_zone: &str,
@@ -137,7 +117,7 @@ impl TenantPolicy {
             })
             .unwrap_or_default();
         Self {
-            scopes: scopes.iter().filter_map(|s| Scope::parse(s)).collect(),
+            scopes: scopes.to_vec(),
             primary_team_group_types: primary_team_group_types.to_vec(),
             custom_field_mapping,
             time_zone: time_zone.parse().unwrap_or(Tz::UTC),

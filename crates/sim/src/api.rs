@@ -132,7 +132,7 @@ async fn serve_list<T: Serialize>(
         Ok(f) => f,
         Err(r) => return r,
     };
-    let (injected, delay, cursor_loop, corrupt, message) = {
+    let (injected, delay, (cursor_loop, cursor_cycle), corrupt, message) = {
         let integrations = read(&state.integrations);
         let Some(integration) = integrations.get(&id) else {
             return error(
@@ -148,7 +148,10 @@ async fn serve_list<T: Serialize>(
         (
             injected,
             integration.faults.delay(),
-            integration.faults.cursor_loop,
+            (
+                integration.faults.cursor_loop,
+                integration.faults.cursor_cycle,
+            ),
             integration.faults.corrupt.clone(),
             integration.faults.error_message.clone(),
         )
@@ -200,6 +203,16 @@ async fn serve_list<T: Serialize>(
             && let Some(asked) = params.get("cursor")
         {
             page.next = Some(asked.clone());
+        }
+        if cursor_cycle && let Some(asked) = params.get("cursor") {
+            // A page asked for by any cursor but the first points back at
+            // the first: A → B → A.
+            let mut first = filters.clone();
+            first.after_id = None;
+            let a = build(&integration.company, &first, params).next;
+            if a.as_ref() != Some(asked) {
+                page.next = a;
+            }
         }
         if corrupt.is_empty() {
             serde_json::to_vec(&SuccessEnvelope::new(page)).unwrap_or_default()

@@ -28,6 +28,10 @@ pub struct Faults {
     /// Listings hand back the cursor they were asked for as `next`: a broken
     /// pagination that would serve the same page forever.
     pub cursor_loop: bool,
+    /// Listings cycle between their first two cursors: the second page's
+    /// `next` is the first page's again (A → B → A), a loop no check of the
+    /// last cursor alone would see.
+    pub cursor_cycle: bool,
     /// Odd bytes in records, as an HR system can hold them: by record id, by
     /// field, the raw JSON text served in place of the field's value (e.g.
     /// `"\u0000"`, `"\ud800"`, `42`, `{}`). Raw text, because some of what

@@ -18,6 +18,7 @@ use crate::company::SimRecord;
 pub type Params = HashMap<String, String>;
 
 /// Listing filters common to every endpoint.
+#[derive(Clone)]
 pub struct Filters {
     pub page_size: usize,
     pub after_id: Option<String>,

@@ -1,6 +1,7 @@
 //! What every page write shares: its context (tenant, lease, cause), its
 //! counters, the lease fence and the change log.
 
+use hris_types::TenantId;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -14,7 +15,7 @@ use crate::sync_state::{Lease, renew};
 /// Who writes a page, and why.
 #[derive(Debug, Clone)]
 pub struct ApplyContext {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     /// The fetch lease; every page transaction checks it is still ours.
     pub lease: Option<Lease>,
     pub lease_ttl: Duration,

@@ -9,6 +9,27 @@
 
 use std::path::PathBuf;
 
+/// Why `DATABASE_URL` was refused. Never its text: a URL carries a password,
+/// and a mistyped connection string may carry it where a key was expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlError {
+    #[error("sslmode=allow is not supported: use prefer (TLS when offered) or disable")]
+    AllowUnsupported,
+    /// The mode as typed (a libpq keyword, never secret).
+    #[error("sslmode must be disable, prefer, require, verify-ca or verify-full, not {0:?}")]
+    UnknownSslMode(String),
+    #[error("sslrootcert=system needs sslmode=verify-ca or verify-full, not {0}")]
+    SystemRootsNeedVerification(&'static str),
+    #[error("invalid percent-encoding in a query parameter")]
+    PercentEncoding,
+    #[error("a query parameter is not UTF-8 once percent-decoded")]
+    NotUtf8,
+    #[error("expected `=` after a key in the connection string")]
+    MissingEquals,
+    #[error("a quoted value in the connection string is not terminated")]
+    Unterminated,
+}
+
 /// How a connection uses TLS, with libpq's meaning of each mode.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SslMode {
@@ -37,24 +58,15 @@ impl SslMode {
         }
     }
 
-    fn parse(value: &str) -> Result<Self, String> {
+    fn parse(value: &str) -> Result<Self, UrlError> {
         Ok(match value {
             "disable" => SslMode::Disable,
             "prefer" => SslMode::Prefer,
             "require" => SslMode::Require,
             "verify-ca" => SslMode::VerifyCa,
             "verify-full" => SslMode::VerifyFull,
-            "allow" => {
-                return Err(
-                    "sslmode=allow is not supported: use prefer (TLS when offered) or disable"
-                        .to_owned(),
-                );
-            }
-            other => {
-                return Err(format!(
-                    "sslmode must be disable, prefer, require, verify-ca or verify-full, not {other:?}"
-                ));
-            }
+            "allow" => return Err(UrlError::AllowUnsupported),
+            other => return Err(UrlError::UnknownSslMode(other.to_owned())),
         })
     }
 }
@@ -80,7 +92,7 @@ pub struct DatabaseUrl {
 
 /// Splits `sslmode` and `sslrootcert` off a `postgres://` URL or a `key=value`
 /// connection string. The last occurrence of a parameter wins, as in libpq.
-pub fn parse(url: &str) -> Result<DatabaseUrl, String> {
+pub fn parse(url: &str) -> Result<DatabaseUrl, UrlError> {
     let (rest, params) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         split_url(url)?
     } else {
@@ -104,10 +116,7 @@ pub fn parse(url: &str) -> Result<DatabaseUrl, String> {
             Some(mode @ (SslMode::Disable | SslMode::Prefer | SslMode::Require)),
             Some(RootCert::System),
         ) => {
-            return Err(format!(
-                "sslrootcert=system needs sslmode=verify-ca or verify-full, not {}",
-                mode.as_str()
-            ));
+            return Err(UrlError::SystemRootsNeedVerification(mode.as_str()));
         }
         (mode, _) => mode.unwrap_or_default(),
     };
@@ -124,7 +133,7 @@ fn is_ours(key: &str) -> bool {
 }
 
 /// `postgres://…?a=1&sslmode=verify-full&b=2` → (`postgres://…?a=1&b=2`, [sslmode]).
-fn split_url(url: &str) -> Result<(String, Vec<(String, String)>), String> {
+fn split_url(url: &str) -> Result<(String, Vec<(String, String)>), UrlError> {
     let Some((base, query)) = url.split_once('?') else {
         return Ok((url.to_owned(), Vec::new()));
     };
@@ -147,7 +156,7 @@ fn split_url(url: &str) -> Result<(String, Vec<(String, String)>), String> {
     Ok((rest, ours))
 }
 
-fn percent_decode(s: &str) -> Result<String, String> {
+fn percent_decode(s: &str) -> Result<String, UrlError> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -157,7 +166,7 @@ fn percent_decode(s: &str) -> Result<String, String> {
                 .get(i + 1..i + 3)
                 .and_then(|h| std::str::from_utf8(h).ok())
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| format!("invalid percent-encoding in {s:?}"))?;
+                .ok_or(UrlError::PercentEncoding)?;
             out.push(hex);
             i += 3;
         } else {
@@ -165,13 +174,13 @@ fn percent_decode(s: &str) -> Result<String, String> {
             i += 1;
         }
     }
-    String::from_utf8(out).map_err(|_| format!("{s:?} is not UTF-8 once decoded"))
+    String::from_utf8(out).map_err(|_| UrlError::NotUtf8)
 }
 
 /// `host=db sslmode=verify-full sslrootcert='/a b.pem'` → (`host=db`, [sslmode,
 /// sslrootcert]), with libpq's quoting: values may be single-quoted, and `\`
 /// escapes the next character.
-fn split_key_value(s: &str) -> Result<(String, Vec<(String, String)>), String> {
+fn split_key_value(s: &str) -> Result<(String, Vec<(String, String)>), UrlError> {
     let chars: Vec<(usize, char)> = s.char_indices().collect();
     let at = |i: usize| chars.get(i).map(|&(_, c)| c);
     let offset = |i: usize| chars.get(i).map_or(s.len(), |&(o, _)| o);
@@ -194,9 +203,7 @@ fn split_key_value(s: &str) -> Result<(String, Vec<(String, String)>), String> {
             i += 1;
         }
         if at(i) != Some('=') {
-            return Err(format!(
-                "expected `=` after {key:?} in the connection string"
-            ));
+            return Err(UrlError::MissingEquals);
         }
         i += 1;
         while at(i).is_some_and(char::is_whitespace) {
@@ -207,7 +214,7 @@ fn split_key_value(s: &str) -> Result<(String, Vec<(String, String)>), String> {
             i += 1;
             loop {
                 match at(i) {
-                    None => return Err(format!("unterminated quoted value of {key:?}")),
+                    None => return Err(UrlError::Unterminated),
                     Some('\'') => {
                         i += 1;
                         break;
@@ -252,7 +259,7 @@ mod tests {
     }
 
     fn err(url: &str) -> String {
-        parse(url).expect_err(url)
+        parse(url).expect_err(url).to_string()
     }
 
     #[test]

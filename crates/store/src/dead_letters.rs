@@ -2,6 +2,7 @@
 //! marks replay and purge leave (with an audit row each).
 
 use chrono::{DateTime, Utc};
+use hris_types::TenantId;
 use postgres_from_row::FromRow;
 use serde::Serialize;
 use serde_json::Value;
@@ -17,7 +18,7 @@ pub struct NewDeadLetter {
     pub dedupe_key: String,
     pub message_id: Option<String>,
     pub routing_key: String,
-    pub tenant_id: Option<String>,
+    pub tenant_id: Option<TenantId>,
     pub integration_id: Option<String>,
     pub entity: Option<String>,
     pub reason: String,
@@ -64,7 +65,7 @@ impl DeadLetter {
 #[derive(Debug, Clone, Default)]
 pub struct DeadLetterFilter {
     pub ids: Vec<i64>,
-    pub tenant_id: Option<String>,
+    pub tenant_id: Option<TenantId>,
     pub entity: Option<String>,
     pub error_class: Option<String>,
     /// Kombo's error code (the console's groups are class × code × entity;
@@ -79,7 +80,7 @@ pub struct DeadLetterFilter {
 #[derive(Debug, Clone, PartialEq, Serialize, FromRow)]
 pub struct DeadLetterGroup {
     pub error_class: String,
-    pub tenant_id: Option<String>,
+    pub tenant_id: Option<TenantId>,
     pub count: i64,
     pub first_seen: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,

@@ -145,19 +145,25 @@ fn describe(e: &tokio_postgres::Error) -> String {
             None => e.to_string(),
         };
     };
-    let code = db.code().code();
+    // Only these fields: the message, detail, hint and where quote rows.
+    describe_fields(
+        db.code().code(),
+        &[
+            ("table", db.table()),
+            ("column", db.column()),
+            ("constraint", db.constraint()),
+            ("type", db.datatype()),
+        ],
+    )
+}
+
+/// The SQLSTATE, its condition and the schema objects a server error names.
+fn describe_fields(code: &str, names: &[(&str, Option<&str>)]) -> String {
     let mut text = format!("SQLSTATE {code} ({})", condition(code));
-    if let Some(table) = db.table() {
-        text.push_str(&format!(", table {table}"));
-    }
-    if let Some(column) = db.column() {
-        text.push_str(&format!(", column {column}"));
-    }
-    if let Some(constraint) = db.constraint() {
-        text.push_str(&format!(", constraint {constraint}"));
-    }
-    if let Some(datatype) = db.datatype() {
-        text.push_str(&format!(", type {datatype}"));
+    for (what, name) in names {
+        if let Some(name) = name {
+            text.push_str(&format!(", {what} {name}"));
+        }
     }
     text
 }
@@ -189,5 +195,50 @@ fn condition(code: &str) -> &'static str {
         c if c.starts_with("54") => "program_limit_exceeded",
         c if c.starts_with("57") => "operator_intervention",
         _ => "see PostgreSQL's error codes",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_not_null_violation_names_its_table_and_column() {
+        let text = describe_fields(
+            "23502",
+            &[
+                ("table", Some("users")),
+                ("column", Some("job_title")),
+                ("constraint", None),
+                ("type", None),
+            ],
+        );
+        assert_eq!(
+            text,
+            "SQLSTATE 23502 (not_null_violation), table users, column job_title"
+        );
+    }
+
+    #[test]
+    fn a_constraint_violation_names_its_constraint() {
+        let text = describe_fields(
+            "23505",
+            &[
+                ("table", Some("users")),
+                ("column", None),
+                ("constraint", Some("users_email")),
+                ("type", None),
+            ],
+        );
+        assert_eq!(
+            text,
+            "SQLSTATE 23505 (unique_violation), table users, constraint users_email"
+        );
+    }
+
+    #[test]
+    fn an_unknown_code_keeps_its_class_or_points_to_the_manual() {
+        assert!(describe_fields("23P01", &[]).contains("integrity_constraint_violation"));
+        assert!(describe_fields("XX000", &[]).contains("see PostgreSQL's error codes"));
     }
 }

@@ -2,6 +2,7 @@
 //! of every synced field, with the event or sync run that caused each change.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use hris_types::TenantId;
 use postgres_from_row::FromRow;
 use serde::Serialize;
 use serde_json::Value;
@@ -59,7 +60,11 @@ const HISTORY: &str = "SELECT c.field, c.old_value, c.new_value, c.changed_at, c
 impl Store {
     /// A user by Kombo id (current or former) or email (current or former,
     /// case and spaces aside).
-    pub async fn find_user(&self, tenant_id: &str, who: &str) -> Result<UserState, StoreError> {
+    pub async fn find_user(
+        &self,
+        tenant_id: &TenantId,
+        who: &str,
+    ) -> Result<UserState, StoreError> {
         let client = self.client().await?;
         let row = client
             .query_opt(
@@ -87,7 +92,7 @@ impl Store {
     /// to, oldest first.
     pub async fn user_history(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         user_id: i64,
     ) -> Result<Vec<FieldHistory>, StoreError> {
         let client = self.client().await?;
@@ -108,7 +113,7 @@ impl Store {
     /// Every logged change of one record, oldest first.
     pub async fn history(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         record_type: &str,
         kombo_id: &str,
     ) -> Result<Vec<FieldHistory>, StoreError> {

@@ -3,6 +3,7 @@
 //! identity (emails, linked records, conflicts), team memberships, open
 //! record issues, and the dead letters that may hold their latest change.
 
+use hris_types::TenantId;
 use serde::Serialize;
 
 use crate::console::TeamMembership;
@@ -32,12 +33,12 @@ impl Store {
     /// What there is to tell about `user` (found by [`Store::find_user`]).
     pub async fn explain_user(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         user: UserState,
     ) -> Result<Explanation, StoreError> {
         let record = user.kombo_id.clone().unwrap_or_default();
         let dead = DeadLetterFilter {
-            tenant_id: Some(tenant_id.to_owned()),
+            tenant_id: Some(tenant_id.clone()),
             entity: Some("employees".into()),
             state: Some("pending".into()),
             ..DeadLetterFilter::default()

@@ -16,13 +16,22 @@ use deadpool_postgres::GenericClient;
 use hris_mapping::employee::reason;
 use hris_mapping::guard::{Budget, split_by_health, window};
 use hris_mapping::plan::{Decision, HeldDeactivation, IdentifiedPage, decide, screen};
+use hris_types::TenantId;
 
 use crate::apply::ApplyContext;
 use crate::row::RowExt;
 use crate::{PageStats, Store, StoreError};
 
+/// The cause the scheduler's deactivations (a leave day ended, a deletion
+/// outlasted its grace period) record in the change log: one text for the
+/// writer and for whoever counts them.
+pub const SCHEDULER_CAUSE: &str = "schedule: leave date or grace period reached";
+
 /// Takes the tenant's guard lock for this transaction, then reads its budget.
-pub(crate) async fn budget(tx: &impl GenericClient, tenant_id: &str) -> Result<Budget, StoreError> {
+pub(crate) async fn budget(
+    tx: &impl GenericClient,
+    tenant_id: &TenantId,
+) -> Result<Budget, StoreError> {
     tx.execute(
         "SELECT pg_advisory_xact_lock(hashtextextended('hris-guard:' || $1, 0))",
         &[&tenant_id],
@@ -34,7 +43,7 @@ pub(crate) async fn budget(tx: &impl GenericClient, tenant_id: &str) -> Result<B
 /// The tenant's budget: its threshold of the users active over the window.
 pub(crate) async fn read_budget(
     tx: &impl GenericClient,
-    tenant_id: &str,
+    tenant_id: &TenantId,
 ) -> Result<Budget, StoreError> {
     let since = chrono::Utc::now() - window();
     let row = tx
@@ -153,7 +162,7 @@ pub(crate) async fn stage(
 /// Pending holds of users the HR data made active again stop being pending.
 pub(crate) async fn supersede(
     tx: &impl GenericClient,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     kombo_ids: &[String],
 ) -> Result<(), StoreError> {
     if kombo_ids.is_empty() {
@@ -174,7 +183,7 @@ pub(crate) async fn supersede(
 /// Returns the counts for the run.
 pub(crate) async fn decide_batch(
     tx: &impl GenericClient,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     batch: &[(i64, String)],
     cause: &str,
     sync_run_id: Option<uuid::Uuid>,
@@ -232,7 +241,7 @@ pub(crate) async fn decide_batch(
 /// Parks a batch of deactivations (by user row id) for approval, with why.
 async fn hold_batch(
     tx: &impl GenericClient,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     batch: &[(i64, String)],
     sync_run_id: Option<uuid::Uuid>,
     because: &str,
@@ -249,7 +258,7 @@ async fn hold_batch(
     )
     .await?;
     tracing::warn!(
-        tenant_id,
+        %tenant_id,
         held = batch.len(),
         "guard held deactivations for approval"
     );
@@ -261,7 +270,7 @@ async fn hold_batch(
 /// whose grace period has run out. None of them with a pending hold.
 pub(crate) async fn full_listing_batch(
     tx: &impl GenericClient,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     run: uuid::Uuid,
     with_vanished: bool,
 ) -> Result<Vec<(i64, String)>, StoreError> {
@@ -296,7 +305,7 @@ impl Store {
     /// The tenant's mass-change budget as it stands (read-only).
     pub async fn guard_budget(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
     ) -> Result<hris_mapping::guard::Budget, StoreError> {
         let client = self.client().await?;
         read_budget(&client, tenant_id).await

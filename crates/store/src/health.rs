@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use hris_mapping::guard::IntegrationHealth;
+use hris_types::TenantId;
 use postgres_from_row::FromRow;
 use serde::Serialize;
 
@@ -73,7 +74,7 @@ pub struct HealthCounts {
 /// The guard's view of a tenant's health, inside its transaction.
 pub(crate) async fn guard_health(
     tx: &impl GenericClient,
-    tenant_id: &str,
+    tenant_id: &TenantId,
 ) -> Result<IntegrationHealth, StoreError> {
     let row = tx
         .query_one(
@@ -96,7 +97,7 @@ impl Store {
     /// at most once per `interval` per tenant, across every worker.
     pub async fn claim_health_check(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         interval: std::time::Duration,
     ) -> Result<bool, StoreError> {
         let client = self.client().await?;
@@ -117,7 +118,7 @@ impl Store {
     /// Records Kombo's answer about the integration.
     pub async fn record_integration_report(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         report: &IntegrationReport,
     ) -> Result<(), StoreError> {
         let client = self.client().await?;
@@ -137,7 +138,7 @@ impl Store {
     /// the event says nothing of `data_expired_at`).
     pub async fn record_integration_state(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         status: &str,
         setup_status: Option<&str>,
     ) -> Result<(), StoreError> {
@@ -156,7 +157,7 @@ impl Store {
     /// Records a failed ask (Kombo's error code or our kind of failure).
     pub async fn record_health_check_error(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         error: &str,
     ) -> Result<(), StoreError> {
         let client = self.client().await?;
@@ -172,7 +173,7 @@ impl Store {
     /// Records Kombo's syncing switch as we just set it.
     pub async fn record_kombo_enabled(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         enabled: bool,
     ) -> Result<(), StoreError> {
         let client = self.client().await?;
@@ -222,7 +223,7 @@ impl Store {
     }
 
     /// A tenant's integration health with its open issues.
-    pub async fn tenant_health(&self, tenant_id: &str) -> Result<TenantHealth, StoreError> {
+    pub async fn tenant_health(&self, tenant_id: &TenantId) -> Result<TenantHealth, StoreError> {
         let client = self.client().await?;
         let row = client
             .query_opt(

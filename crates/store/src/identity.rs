@@ -2,6 +2,7 @@
 //! (`tenant identity`), and a user's emails and linked records (`explain`).
 
 use chrono::{DateTime, Utc};
+use hris_types::TenantId;
 use postgres_from_row::FromRow;
 use serde::Serialize;
 
@@ -63,7 +64,7 @@ impl Store {
     /// The tenant's identity conflicts, open ones only unless `all`.
     pub async fn identity_conflicts(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         all: bool,
     ) -> Result<Vec<IdentityConflict>, StoreError> {
         let client = self.client().await?;
@@ -84,7 +85,7 @@ impl Store {
     /// another tenant, or one an active HR record still holds.
     pub async fn resolve_identity_conflict(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         conflict_id: i64,
         resolution: Resolution,
         actor: &str,
@@ -139,7 +140,7 @@ impl Store {
             .await?;
         tx.commit().await?;
         tracing::info!(
-            tenant_id,
+            %tenant_id,
             conflict_id,
             state,
             "identity conflict resolved by a person"
@@ -154,7 +155,7 @@ impl Store {
     /// it refreshes `last_seen_at`).
     pub async fn conflicts_to_recheck(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         since: DateTime<Utc>,
     ) -> Result<Vec<String>, StoreError> {
         let client = self.client().await?;
@@ -203,7 +204,7 @@ impl Store {
 /// fields (Linked). Only a user of this tenant that no live record holds.
 async fn link(
     tx: &deadpool_postgres::Transaction<'_>,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     record: &str,
     user: i64,
 ) -> Result<(), StoreError> {

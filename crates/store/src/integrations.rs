@@ -4,6 +4,7 @@
 use crate::row::RowExt;
 use crate::{Store, StoreError, Tenant};
 use hris_types::IntegrationState;
+use hris_types::TenantId;
 
 /// What linking an integration to a tenant did.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,7 +23,7 @@ impl Store {
     /// permanent conflict: on-call must look.
     pub async fn link_integration(
         &self,
-        origin_id: &str,
+        origin_id: &TenantId,
         integration_id: &str,
     ) -> Result<Link, StoreError> {
         let client = self.client().await?;
@@ -61,7 +62,7 @@ impl Store {
     /// Sets `integration_state` (active | paused | disconnected) with a reason.
     pub async fn set_integration_state(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         state: IntegrationState,
         reason: Option<&str>,
     ) -> Result<(), StoreError> {
@@ -98,7 +99,10 @@ impl Store {
 
     /// Applies parked `integration-created` events for a tenant just registered:
     /// links the newest one. Returns the integration linked, if any.
-    pub async fn apply_parked_events(&self, tenant_id: &str) -> Result<Option<String>, StoreError> {
+    pub async fn apply_parked_events(
+        &self,
+        tenant_id: &TenantId,
+    ) -> Result<Option<String>, StoreError> {
         let client = self.client().await?;
         let row = client
             .query_opt(
@@ -127,7 +131,7 @@ impl Store {
     pub async fn record_kombo_sync(
         &self,
         event_id: &str,
-        tenant_id: Option<&str>,
+        tenant_id: Option<&TenantId>,
         integration_id: &str,
         sync_id: Option<&str>,
         status: Option<&str>,
@@ -178,7 +182,7 @@ impl Store {
     /// whose read nobody has claimed yet.
     pub async fn imports_awaiting(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         sync_id: &str,
     ) -> Result<Vec<uuid::Uuid>, StoreError> {
         let client = self.client().await?;
@@ -199,7 +203,7 @@ impl Store {
     pub async fn imports_overdue(
         &self,
         bound: std::time::Duration,
-    ) -> Result<Vec<(uuid::Uuid, String)>, StoreError> {
+    ) -> Result<Vec<(uuid::Uuid, TenantId)>, StoreError> {
         let client = self.client().await?;
         let since = chrono::Utc::now() - chrono::Duration::from_std(bound).unwrap_or_default();
         client

@@ -3,6 +3,7 @@
 
 pub mod absences;
 pub mod apply;
+mod columns;
 pub mod console;
 pub mod database_url;
 pub mod dead_letters;

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
+use hris_types::TenantId;
 use postgres_from_row::FromRow;
 use serde::Serialize;
 
@@ -18,7 +19,7 @@ pub(crate) async fn schedule_invitations(
     tx: &impl GenericClient,
     writes: &[UserWrite],
     ids: &std::collections::HashMap<String, i64>,
-    tenant_id: &str,
+    tenant_id: &TenantId,
 ) -> Result<(), StoreError> {
     let mut invite_users = Vec::new();
     let mut invite_due = Vec::new();
@@ -72,7 +73,7 @@ pub struct HeldChange {
 }
 
 impl Store {
-    pub async fn held_changes(&self, tenant_id: &str) -> Result<Vec<HeldChange>, StoreError> {
+    pub async fn held_changes(&self, tenant_id: &TenantId) -> Result<Vec<HeldChange>, StoreError> {
         let client = self.client().await?;
         let rows = client
             .query(
@@ -92,7 +93,7 @@ impl Store {
     /// decides every pending change of the tenant.
     pub async fn decide_held(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         approve: bool,
         actor: &str,
         only: Option<&[String]>,

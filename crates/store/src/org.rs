@@ -7,15 +7,13 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use hris_mapping::org::{LegalEntityFields, LocationFields, TeamFields};
 
 use hris_mapping::plan::plan_writes;
 
 use crate::apply::{ApplyContext, PageStats, RecordChanges, begin_page, ids_by_keys};
-use crate::planned::{Stored, finish_page, stored_rows};
-use crate::row::RowExt;
+use crate::planned::{ARCHIVED_WHEN_DELETED, Stored, Upsert, finish_page, stored_rows};
 use crate::{Store, StoreError};
 
 pub(crate) async fn upsert_stub_teams<'a>(
@@ -83,6 +81,18 @@ async fn upsert_named_stubs<'a>(
     Ok(())
 }
 
+static TEAMS: Upsert<TeamFields> = Upsert::new(
+    "teams",
+    &[(
+        "archived_at",
+        ARCHIVED_WHEN_DELETED,
+        Some(
+            "CASE WHEN EXCLUDED.remote_deleted_at IS NULL THEN NULL ELSE COALESCE(teams.archived_at, now()) END",
+        ),
+    )],
+    false,
+);
+
 impl Store {
     /// Applies one page of groups as teams, in one transaction.
     pub async fn apply_teams(
@@ -96,22 +106,8 @@ impl Store {
         let stored = stored_rows(
             &tx,
             ctx,
-            (
-                "teams",
-                "kombo_id, remote_id, name, group_type, parent_kombo_id, remote_deleted_at, kombo_changed_at",
-            ),
+            "teams",
             &ids,
-            |r| {
-                Ok(TeamFields {
-                    kombo_id: r.col("kombo_id")?,
-                    remote_id: r.col("remote_id")?,
-                    name: r.col("name")?,
-                    group_type: r.col("group_type")?,
-                    parent_kombo_id: r.col("parent_kombo_id")?,
-                    remote_deleted_at: r.col("remote_deleted_at")?,
-                    changed_at: r.col("kombo_changed_at")?,
-                })
-            },
             Stored::<TeamFields> {
                 key: |t| &t.kombo_id,
                 changed_at: |t| t.changed_at,
@@ -128,41 +124,9 @@ impl Store {
         );
         if !writes.is_empty() {
             let ids: Vec<&str> = writes.iter().map(|(t, _)| t.kombo_id.as_str()).collect();
-            let col = |f: fn(&TeamFields) -> Option<&str>| -> Vec<Option<&str>> {
-                writes.iter().map(|(t, _)| f(t)).collect()
-            };
-            let deleted: Vec<Option<DateTime<Utc>>> =
-                writes.iter().map(|(t, _)| t.remote_deleted_at).collect();
-            let changed: Vec<Option<DateTime<Utc>>> =
-                writes.iter().map(|(t, _)| t.changed_at).collect();
-            tx.execute(
-                "INSERT INTO teams (tenant_id, kombo_id, remote_id, name, group_type, parent_kombo_id,
-                    remote_deleted_at, archived_at, kombo_changed_at, fetched_at)
-                 SELECT $1, r.id, r.remote_id, r.name, r.type, r.parent, r.deleted,
-                        CASE WHEN r.deleted IS NOT NULL THEN now() END, r.changed, $9
-                 FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                             $7::timestamptz[], $8::timestamptz[])
-                      AS r(id, remote_id, name, type, parent, deleted, changed)
-                 ON CONFLICT (tenant_id, kombo_id) DO UPDATE SET
-                    remote_id = EXCLUDED.remote_id, name = EXCLUDED.name, group_type = EXCLUDED.group_type,
-                    parent_kombo_id = EXCLUDED.parent_kombo_id, remote_deleted_at = EXCLUDED.remote_deleted_at,
-                    archived_at = CASE WHEN EXCLUDED.remote_deleted_at IS NULL THEN NULL
-                                       ELSE COALESCE(teams.archived_at, now()) END,
-                    kombo_changed_at = EXCLUDED.kombo_changed_at, fetched_at = EXCLUDED.fetched_at,
-                    updated_at = now()",
-                &[
-                    &ctx.tenant_id,
-                    &ids,
-                    &col(|t| t.remote_id.as_deref()),
-                    &col(|t| t.name.as_deref()),
-                    &col(|t| t.group_type.as_deref()),
-                    &col(|t| t.parent_kombo_id.as_deref()),
-                    &deleted,
-                    &changed,
-                    &ctx.fetched_at,
-                ],
-            )
-            .await?;
+            TEAMS
+                .write(&tx, ctx, writes.iter().map(|(t, _)| *t))
+                .await?;
             // Parents may arrive after their children, on any page.
             tx.execute(
                 &format!(

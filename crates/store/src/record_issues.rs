@@ -8,6 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
+use hris_types::TenantId;
 use postgres_from_row::FromRow;
 use serde::Serialize;
 
@@ -185,7 +186,7 @@ impl Store {
     /// A tenant's record issues, newest first; open ones only unless `all`.
     pub async fn tenant_record_issues(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         all: bool,
         limit: i64,
     ) -> Result<Vec<RecordIssue>, StoreError> {
@@ -195,7 +196,7 @@ impl Store {
     /// Open issues of one record (for `explain`).
     pub async fn record_issues_of(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         kombo_id: &str,
     ) -> Result<Vec<RecordIssue>, StoreError> {
         self.query_issues(tenant_id, Some(kombo_id), false, 100)
@@ -204,7 +205,7 @@ impl Store {
 
     async fn query_issues(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         kombo_id: Option<&str>,
         all: bool,
         limit: i64,
@@ -226,7 +227,7 @@ impl Store {
     /// Open issues per tenant and severity (for status and metrics).
     pub async fn open_record_issue_counts(
         &self,
-        tenant_id: Option<&str>,
+        tenant_id: Option<&TenantId>,
     ) -> Result<Vec<(String, String, i64)>, StoreError> {
         let client = self.client().await?;
         let rows = client

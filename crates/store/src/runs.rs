@@ -2,23 +2,24 @@
 //! the counters on-call and the CLI show.
 
 use chrono::{DateTime, Utc};
+use hris_types::TenantId;
 use postgres_from_row::FromRow;
 use uuid::Uuid;
 
 use crate::apply::PageStats;
 use crate::row::RowExt;
 use crate::{Store, StoreError};
-use hris_types::{FetchKind, SyncedEntity, Trigger};
+use hris_types::{FetchKind, RunStatus, SyncedEntity, Trigger};
 
 #[derive(Debug, Clone, PartialEq, FromRow)]
 pub struct SyncRun {
     pub id: Uuid,
     pub parent_id: Option<Uuid>,
-    pub tenant_id: String,
-    pub entity: Option<String>,
-    pub kind: String,
-    pub trigger: String,
-    pub status: String,
+    pub tenant_id: TenantId,
+    pub entity: Option<SyncedEntity>,
+    pub kind: FetchKind,
+    pub trigger: Trigger,
+    pub status: RunStatus,
     pub dry_run: bool,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -69,7 +70,7 @@ impl Store {
         &self,
         id: Uuid,
         parent_id: Option<Uuid>,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         entity: Option<SyncedEntity>,
         kind: FetchKind,
         trigger: Trigger,
@@ -151,7 +152,7 @@ impl Store {
     /// failed; written onto the umbrella run `umbrella` when given.
     pub async fn full_run_totals(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         since: DateTime<Utc>,
     ) -> Result<(PageStats, i64, i64), StoreError> {
         let client = self.client().await?;

@@ -2,6 +2,7 @@
 //! interval, claimed with `FOR UPDATE SKIP LOCKED` so that several scheduler
 //! replicas never enqueue the same tenant's sync twice.
 
+use hris_types::TenantId;
 use std::future::Future;
 
 use postgres_from_row::FromRow;
@@ -12,7 +13,7 @@ use crate::{Store, StoreError};
 /// A tenant whose scheduled full sync is due.
 #[derive(Debug, Clone, PartialEq, FromRow)]
 pub struct DueTenant {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     #[from_row(rename = "kombo_integration_id")]
     pub integration_id: Option<String>,
 }
@@ -65,7 +66,7 @@ impl Store {
         if due.is_empty() {
             return Ok(0);
         }
-        let ids: Vec<String> = due.iter().map(|d| d.tenant_id.clone()).collect();
+        let ids: Vec<TenantId> = due.iter().map(|d| d.tenant_id.clone()).collect();
         if !enqueue(due).await {
             tx.rollback().await?;
             return Ok(0);
@@ -84,7 +85,7 @@ impl Store {
     }
 
     /// Makes a tenant's next scheduled full sync due now (tests, operators).
-    pub async fn schedule_full_sync_now(&self, tenant_id: &str) -> Result<(), StoreError> {
+    pub async fn schedule_full_sync_now(&self, tenant_id: &TenantId) -> Result<(), StoreError> {
         let client = self.client().await?;
         client
             .execute(

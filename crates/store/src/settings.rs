@@ -3,9 +3,12 @@
 
 use hris_mapping::identity::IdentityMatch;
 use hris_mapping::policy::{FirstNameSource, ScopeFilter};
+use hris_types::TenantId;
 use tokio_postgres::types::ToSql;
 
-use crate::tenants::{OPTIONAL_SCOPES, Tenant};
+use hris_types::{InviteWhen, RehireInvite, Scope};
+
+use crate::tenants::Tenant;
 use crate::{Store, StoreError};
 
 /// Why a value is refused: what would be right (never the value's content
@@ -38,6 +41,7 @@ enum Setting {
     Int(i32),
     Share(f64),
     List(Vec<String>),
+    Scopes(Vec<Scope>),
     Json(serde_json::Value),
 }
 
@@ -48,6 +52,7 @@ impl Setting {
             Setting::Int(v) => v,
             Setting::Share(v) => v,
             Setting::List(v) => v,
+            Setting::Scopes(v) => v,
             Setting::Json(v) => v,
         }
     }
@@ -60,12 +65,13 @@ fn list(v: &str) -> Vec<String> {
         .collect()
 }
 
-fn one_of(value: &str, allowed: &[&str]) -> Result<Setting, BadValue> {
-    if allowed.contains(&value) {
-        Ok(Setting::Text(value.to_owned()))
-    } else {
-        Err(format!("one of {}", allowed.join(", ")).into())
-    }
+/// `value` as one of an enum's spellings (the error lists them).
+fn typed<T>(value: &str) -> Result<String, BadValue>
+where
+    T: std::str::FromStr<Err = hris_types::UnknownVariant>,
+{
+    value.parse::<T>()?;
+    Ok(value.to_owned())
 }
 
 fn whole(value: &str, min: i32, what: &str) -> Result<Setting, BadValue> {
@@ -83,26 +89,13 @@ fn check(key: &str, value: &str) -> Result<Option<(&'static str, Setting)>, BadV
         "name" if !value.trim().is_empty() => ("name", Setting::Text(value.to_owned())),
         "name" => return Err("must not be empty".into()),
         "enabled_scopes" => {
-            let scopes = list(value);
-            if let Some(unknown) = scopes
+            let scopes = list(value)
                 .iter()
-                .find(|s| !OPTIONAL_SCOPES.contains(&s.as_str()))
-            {
-                return Err(format!(
-                    "unknown scope {unknown}; known: {}",
-                    OPTIONAL_SCOPES.join(", ")
-                )
-                .into());
-            }
-            ("enabled_scopes", Setting::List(scopes))
+                .map(|s| s.parse::<Scope>())
+                .collect::<Result<Vec<_>, _>>()?;
+            ("enabled_scopes", Setting::Scopes(scopes))
         }
-        "invite_policy" => (
-            "invite_policy",
-            one_of(
-                value,
-                &["never", "immediately", "on_start_date", "days_before"],
-            )?,
-        ),
+        "invite_policy" => ("invite_policy", Setting::Text(typed::<InviteWhen>(value)?)),
         "invite_days_before" => ("invite_days_before", whole(value, 0, "a whole number ≥ 0")?),
         "time_zone" => {
             if value.parse::<hris_mapping::Tz>().is_err() {
@@ -130,10 +123,10 @@ fn check(key: &str, value: &str) -> Result<Option<(&'static str, Setting)>, BadV
                 .ok_or("a JSON object")?;
             ("custom_field_mapping", Setting::Json(v))
         }
-        "identity_match" => {
-            value.parse::<IdentityMatch>()?;
-            ("identity_match", Setting::Text(value.to_owned()))
-        }
+        "identity_match" => (
+            "identity_match",
+            Setting::Text(typed::<IdentityMatch>(value)?),
+        ),
         "deactivation_grace_seconds" => (
             "deactivation_grace_seconds",
             whole(value, 0, "seconds ≥ 0 (0 deactivates at once)")?,
@@ -150,7 +143,10 @@ fn check(key: &str, value: &str) -> Result<Option<(&'static str, Setting)>, BadV
             value.parse::<FirstNameSource>()?;
             ("first_name_source", Setting::Text(value.to_owned()))
         }
-        "rehire_invite" => ("rehire_invite", one_of(value, &["invite_again", "never"])?),
+        "rehire_invite" => (
+            "rehire_invite",
+            Setting::Text(typed::<RehireInvite>(value)?),
+        ),
         "change_log_retention_days" => (
             "change_log_retention_days",
             whole(value, 1, "whole days, at least 1")?,
@@ -171,7 +167,7 @@ impl Store {
     /// Changes one setting, validated; returns the tenant as it now is.
     pub async fn set_tenant_setting(
         &self,
-        id: &str,
+        id: &TenantId,
         key: &str,
         value: &str,
     ) -> Result<Tenant, StoreError> {
@@ -212,6 +208,12 @@ mod tests {
                 "nickname",
             ),
             ("rehire_invite", "never", "sometimes"),
+            ("invite_policy", "days_before", "tomorrow"),
+            (
+                "enabled_scopes",
+                "avatar, custom_fields",
+                "avatar,shoe_size",
+            ),
             ("change_log_retention_days", "30", "0"),
             ("dead_letter_payload_retention_days", "7", "-1"),
             ("run_error_retention_days", "90", "ninety"),

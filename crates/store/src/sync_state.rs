@@ -7,6 +7,7 @@
 //! that arrives during a fetch always gets a fetch that starts after it. If the
 //! holder dies, its lease expires and the sweeper re-publishes the request.
 
+use hris_types::TenantId;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -20,7 +21,7 @@ pub use hris_types::FetchKind;
 /// The right to fetch one tenant's entity now.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Lease {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub entity: String,
     pub owner: String,
     pub kind: FetchKind,
@@ -42,7 +43,7 @@ pub enum Claim {
 /// A rerun request whose fetcher is gone (lease expired or released).
 #[derive(Debug, Clone, PartialEq, FromRow)]
 pub struct Orphan {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     #[from_row(rename = "kombo_integration_id")]
     pub integration_id: Option<String>,
     pub entity: String,
@@ -82,7 +83,7 @@ const SKEW_MARGIN_SECS: f64 = 2.0;
 
 impl Store {
     /// Every entity's fetch state of a tenant.
-    pub async fn fetch_status(&self, tenant_id: &str) -> Result<Vec<FetchStatus>, StoreError> {
+    pub async fn fetch_status(&self, tenant_id: &TenantId) -> Result<Vec<FetchStatus>, StoreError> {
         let client = self.client().await?;
         let rows = client
             .query(
@@ -97,7 +98,7 @@ impl Store {
 
     pub async fn claim_fetch(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         entity: &str,
         owner: &str,
         requested: FetchKind,
@@ -247,7 +248,7 @@ impl Store {
     /// request waits in the database until the tenant is resumed.
     pub async fn request_fetch(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         entity: &str,
         kind: FetchKind,
     ) -> Result<(), StoreError> {

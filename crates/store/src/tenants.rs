@@ -1,6 +1,7 @@
 //! Tenants: the platform's customers, their Kombo integration and their settings.
 
-use hris_types::IntegrationState;
+use hris_types::TenantId;
+use hris_types::{IntegrationState, InviteWhen, RehireInvite, Scope};
 use postgres_from_row::FromRow;
 use serde::{Deserialize, Serialize};
 
@@ -10,8 +11,8 @@ use crate::{Store, StoreError};
 /// Per-tenant settings (defaults in the schema).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, FromRow)]
 pub struct TenantSettings {
-    pub enabled_scopes: Vec<String>,
-    pub invite_policy: String,
+    pub enabled_scopes: Vec<Scope>,
+    pub invite_policy: InviteWhen,
     pub invite_days_before: i32,
     pub time_zone: String,
     pub full_sync_interval_seconds: i32,
@@ -22,7 +23,7 @@ pub struct TenantSettings {
     pub deactivation_grace_seconds: i32,
     pub scope_filter: serde_json::Value,
     pub first_name_source: String,
-    pub rehire_invite: String,
+    pub rehire_invite: RehireInvite,
     /// Days a change log entry is kept.
     pub change_log_retention_days: i32,
     /// Days a dead letter keeps its payload (its id and reason stay).
@@ -35,8 +36,8 @@ impl Default for TenantSettings {
     /// The schema's defaults: what a new tenant has.
     fn default() -> Self {
         Self {
-            enabled_scopes: vec!["work_location".to_owned()],
-            invite_policy: "on_start_date".to_owned(),
+            enabled_scopes: vec![Scope::WorkLocation],
+            invite_policy: InviteWhen::OnStartDate,
             invite_days_before: 0,
             time_zone: "UTC".to_owned(),
             full_sync_interval_seconds: 10_800,
@@ -47,7 +48,7 @@ impl Default for TenantSettings {
             deactivation_grace_seconds: 86_400,
             scope_filter: serde_json::json!({}),
             first_name_source: "first_name".to_owned(),
-            rehire_invite: "invite_again".to_owned(),
+            rehire_invite: RehireInvite::InviteAgain,
             change_log_retention_days: 365,
             dead_letter_payload_retention_days: 30,
             run_error_retention_days: 90,
@@ -58,7 +59,7 @@ impl Default for TenantSettings {
 /// A tenant as its row reads, column by column name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, FromRow)]
 pub struct Tenant {
-    pub id: String,
+    pub id: TenantId,
     pub name: String,
     pub kombo_integration_id: Option<String>,
     /// unconnected | active | paused | disconnected
@@ -74,26 +75,17 @@ const COLUMNS: &str = "id, name, kombo_integration_id, integration_state, integr
     deactivation_grace_seconds, scope_filter, first_name_source, rehire_invite, \
     change_log_retention_days, dead_letter_payload_retention_days, run_error_retention_days";
 
-/// Scopes a tenant may enable.
-pub const OPTIONAL_SCOPES: &[&str] = &[
-    "work_location",
-    "avatar",
-    "legal_entity",
-    "employment_type",
-    "custom_fields",
-];
-
 impl Store {
     /// Registers a tenant. Registering the same tenant again with the same
     /// integration is a no-op; a different integration already linked elsewhere
     /// is a conflict.
     pub async fn add_tenant(
         &self,
-        id: &str,
+        id: &TenantId,
         name: &str,
         integration_id: Option<&str>,
     ) -> Result<Tenant, StoreError> {
-        if id.trim().is_empty() || name.trim().is_empty() {
+        if id.as_str().trim().is_empty() || name.trim().is_empty() {
             return Err(StoreError::Invalid(
                 "tenant id and name must not be empty".to_owned(),
             ));
@@ -129,7 +121,7 @@ impl Store {
         Ok(tenant)
     }
 
-    pub async fn tenant(&self, id: &str) -> Result<Tenant, StoreError> {
+    pub async fn tenant(&self, id: &TenantId) -> Result<Tenant, StoreError> {
         let client = self.client().await?;
         let row = client
             .query_opt(

@@ -1,6 +1,6 @@
 //! The typed contracts the crates share, instead of strings that must agree:
 //! what kind of fetch a message asks for, where a tenant's integration stands,
-//! how a sync run ended. Each has one spelling, used on the wire (serde), in
+//! how a sync run ended, what a tenant chose.  Each has one spelling, used on the wire (serde), in
 //! PostgreSQL (`TEXT` columns, through `ToSql`/`FromSql`) and in output, and
 //! an unknown spelling from the database is an error, not a silent default.
 
@@ -92,6 +92,83 @@ macro_rules! text_enum {
     };
 }
 
+/// The platform's id of a tenant (one customer), as every crate passes it:
+/// a type of its own, so it cannot be confused with a Kombo id, an
+/// integration id or a user's id. Stored as `TEXT`; never empty.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TenantId(String);
+
+impl TenantId {
+    pub fn new(id: impl Into<String>) -> Self {
+        TenantId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for TenantId {
+    fn from(id: &str) -> Self {
+        TenantId(id.to_owned())
+    }
+}
+
+impl From<String> for TenantId {
+    fn from(id: String) -> Self {
+        TenantId(id)
+    }
+}
+
+impl AsRef<str> for TenantId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for TenantId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for TenantId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl ToSql for TenantId {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        self.0.to_sql(ty, out)
+    }
+
+    accepts!(TEXT, VARCHAR);
+    to_sql_checked!();
+}
+
+impl<'a> FromSql<'a> for TenantId {
+    fn from_sql(
+        ty: &Type,
+        raw: &'a [u8],
+    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(TenantId(String::from_sql(ty, raw)?))
+    }
+
+    accepts!(TEXT, VARCHAR);
+}
+
 text_enum! {
     /// Incremental (records changed since the watermark) or full (every
     /// record, with detection of what vanished).
@@ -139,6 +216,44 @@ text_enum! {
         EmailThenEmployeeNumber = "email_then_employee_number",
         /// Nothing else: every unknown record is a new user.
         KomboIdOnly = "kombo_id_only",
+    }
+}
+
+text_enum! {
+    /// An optional part of a person's record a tenant may sync
+    /// (`enabled_scopes`); the rest is always synced.
+    Scope, "scope" {
+        WorkLocation = "work_location",
+        Avatar = "avatar",
+        LegalEntity = "legal_entity",
+        EmploymentType = "employment_type",
+        CustomFields = "custom_fields",
+    }
+}
+
+text_enum! {
+    /// When a new user is invited (a tenant's `invite_policy`); `days_before`
+    /// takes its number of days from `invite_days_before`.
+    #[derive(Default)]
+    InviteWhen, "invite_policy" {
+        Never = "never",
+        /// As soon as the user is synced.
+        Immediately = "immediately",
+        /// At the start of the start date (the default).
+        #[default]
+        OnStartDate = "on_start_date",
+        /// At the start of the day `invite_days_before` days before the start date.
+        DaysBefore = "days_before",
+    }
+}
+
+text_enum! {
+    /// Whether a leaver who comes back is invited again (`rehire_invite`).
+    #[derive(Default)]
+    RehireInvite, "rehire_invite" {
+        #[default]
+        InviteAgain = "invite_again",
+        Never = "never",
     }
 }
 
@@ -219,6 +334,15 @@ mod tests {
         }
         for entity in SyncedEntity::ALL {
             assert_eq!(entity.as_str().parse::<SyncedEntity>(), Ok(*entity));
+        }
+        for scope in Scope::ALL {
+            assert_eq!(scope.as_str().parse::<Scope>(), Ok(*scope));
+        }
+        for when in InviteWhen::ALL {
+            assert_eq!(when.as_str().parse::<InviteWhen>(), Ok(*when));
+        }
+        for rehire in RehireInvite::ALL {
+            assert_eq!(rehire.as_str().parse::<RehireInvite>(), Ok(*rehire));
         }
     }
 

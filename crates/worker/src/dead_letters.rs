@@ -12,6 +12,7 @@
 use hris_bus::incoming::header;
 use hris_bus::{Envelope, Failure, Handler, Incoming};
 use hris_store::NewDeadLetter;
+use hris_types::TenantId;
 use sha2::{Digest, Sha256};
 
 use crate::context::WorkerContext;
@@ -41,7 +42,7 @@ impl Handler for DeadLetterArchiver {
             .increment(1);
         tracing::warn!(
             message_id = letter.message_id.as_deref().unwrap_or("-"),
-            tenant_id = letter.tenant_id.as_deref().unwrap_or("-"),
+            tenant_id = letter.tenant_id.as_ref().map_or("-", TenantId::as_str),
             entity = letter.entity.as_deref().unwrap_or("-"),
             reason = %letter.reason,
             error_class = %letter.error_class,
@@ -88,6 +89,7 @@ pub fn describe(message: &Incoming) -> NewDeadLetter {
         message_id: message.message_id(),
         tenant_id: message
             .header_str(header::TENANT)
+            .map(TenantId::from)
             .or_else(|| envelope.as_ref().and_then(|e| e.tenant_id.clone())),
         integration_id: message
             .header_str("integration_id")

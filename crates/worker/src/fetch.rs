@@ -100,7 +100,7 @@ pub fn policy_of(tenant: &Tenant) -> TenantPolicy {
         &s.time_zone,
     )
     .with_invite(InvitePolicy::from_settings(
-        &s.invite_policy,
+        s.invite_policy,
         s.invite_days_before,
     ))
     .with_identity(&s.scope_filter, &s.first_name_source)

@@ -3,6 +3,7 @@
 //! whether deletions can be trusted), issues recorded from webhooks, and the
 //! health gauges (counts over tenants, never a tenant label).
 
+use hris_types::TenantId;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -38,7 +39,7 @@ fn parse_time(at: &str) -> Option<DateTime<Utc>> {
 /// Refreshes a tenant's integration health if no worker did within the
 /// interval. Never fails the fetch: a failed read is recorded and the guard
 /// decides on the last known health.
-pub async fn refresh(ctx: &WorkerContext, tenant_id: &str, integration_id: &str) {
+pub async fn refresh(ctx: &WorkerContext, tenant_id: &TenantId, integration_id: &str) {
     match ctx
         .store
         .claim_health_check(tenant_id, ctx.settings.health_refresh)
@@ -47,7 +48,7 @@ pub async fn refresh(ctx: &WorkerContext, tenant_id: &str, integration_id: &str)
         Ok(true) => {}
         Ok(false) => return,
         Err(e) => {
-            tracing::warn!(tenant_id, error = %e, "could not claim the integration health check");
+            tracing::warn!(%tenant_id, error = %e, "could not claim the integration health check");
             return;
         }
     }
@@ -60,19 +61,19 @@ pub async fn refresh(ctx: &WorkerContext, tenant_id: &str, integration_id: &str)
                 .await
         }
         Ok(Err(e)) => {
-            tracing::warn!(tenant_id, error = %e, "could not read the integration's health from Kombo");
+            tracing::warn!(%tenant_id, error = %e, "could not read the integration's health from Kombo");
             let code = e.code().unwrap_or("unreachable").to_owned();
             ctx.store.record_health_check_error(tenant_id, &code).await
         }
         Err(_) => {
-            tracing::warn!(tenant_id, "Kombo's integration health read timed out");
+            tracing::warn!(%tenant_id, "Kombo's integration health read timed out");
             ctx.store
                 .record_health_check_error(tenant_id, "timeout")
                 .await
         }
     };
     if let Err(e) = outcome {
-        tracing::warn!(tenant_id, error = %e, "could not record the integration's health");
+        tracing::warn!(%tenant_id, error = %e, "could not record the integration's health");
     }
     update_gauges(&ctx.store).await;
 }

@@ -4,6 +4,7 @@
 //! and only then read everything under one umbrella sync run. Reading before
 //! the sync ends would read Kombo's old copy.
 
+use hris_types::TenantId;
 use std::time::Duration;
 
 use hris_bus::{BusError, FetchKind, Trigger};
@@ -21,7 +22,7 @@ const POLL: Duration = Duration::from_millis(250);
 pub enum ImportError {
     #[error("tenant {tenant} is {state}: only a connected, active tenant can be imported")]
     NotActive {
-        tenant: String,
+        tenant: TenantId,
         state: hris_store::IntegrationState,
     },
     #[error(transparent)]
@@ -194,7 +195,7 @@ pub async fn read_all(
 /// scheduler once the wait is overdue. Returns whether this call enqueued it.
 pub async fn enqueue_read(
     ctx: &WorkerContext,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     integration_id: &str,
     run: Uuid,
 ) -> Result<bool, ImportError> {
@@ -215,7 +216,7 @@ pub async fn enqueue_read(
         ctx.store.release_import_read(run).await?;
         return Err(e.into());
     }
-    tracing::info!(tenant_id, sync_run_id = %run, "import-all: full read enqueued");
+    tracing::info!(%tenant_id, sync_run_id = %run, "import-all: full read enqueued");
     Ok(true)
 }
 

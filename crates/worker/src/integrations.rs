@@ -6,6 +6,7 @@ use hris_bus::{
 use hris_kombo::webhook::{EventPayload, WebhookEvent};
 use hris_store::IntegrationState;
 use hris_store::{Link, Tenant};
+use hris_types::TenantId;
 
 use crate::context::WorkerContext;
 use crate::entity::decode;
@@ -40,10 +41,11 @@ impl Handler for IntegrationsHandler {
                         "integration-created without end_user.origin_id: link the tenant by hand",
                     ));
                 };
+                let origin = TenantId::from(origin);
                 match store
-                    .link_integration(origin, &created.id)
+                    .link_integration(&origin, &created.id)
                     .await
-                    .map_err(|e| Failure::from(e).with_tenant(origin))?
+                    .map_err(|e| Failure::from(e).with_tenant(&origin))?
                 {
                     // Published on every delivery (a redelivery may follow a
                     // failed publish); full syncs of one tenant coalesce.
@@ -53,12 +55,12 @@ impl Handler for IntegrationsHandler {
                             .await
                     }
                     Link::UnknownTenant => {
-                        tracing::warn!(integration_id = %created.id, origin_id = origin, "integration-created for an unregistered tenant; kept until it is registered");
+                        tracing::warn!(integration_id = %created.id, origin_id = %origin, "integration-created for an unregistered tenant; kept until it is registered");
                         store
                             .park_integration_event(
                                 &event.id,
                                 &created.id,
-                                Some(origin),
+                                Some(origin.as_str()),
                                 &event.event_type,
                                 raw,
                             )
@@ -127,7 +129,7 @@ impl Handler for IntegrationsHandler {
                 store
                     .record_kombo_sync(
                         &event.id,
-                        tenant.as_ref().map(|t| t.id.as_str()),
+                        tenant.as_ref().map(|t| &t.id),
                         &finished.integration_id,
                         Some(&finished.sync_id),
                         finished.sync_state.as_deref(),
@@ -217,7 +219,7 @@ impl IntegrationsHandler {
 /// One message per synced entity of a tenant.
 pub fn sync_messages(
     ctx: &WorkerContext,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     integration_id: Option<&str>,
     cause: &str,
     kind: FetchKind,

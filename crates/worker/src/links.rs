@@ -6,13 +6,14 @@
 
 use hris_kombo::{KomboClient, KomboError};
 use hris_store::{IntegrationState, Tenant};
+use hris_types::TenantId;
 use hris_types::{Classified, ErrorClass};
 
 /// Why a link or switch could not be had.
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
     #[error("tenant {0} has no Kombo integration: connect it first (tenant connect)")]
-    NotConnected(String),
+    NotConnected(TenantId),
     #[error("Kombo refused: {0}")]
     Kombo(#[from] KomboError),
 }
@@ -107,7 +108,7 @@ mod tests {
 
     fn tenant(integration: Option<&str>, state: IntegrationState, reason: Option<&str>) -> Tenant {
         Tenant {
-            id: "acme".to_owned(),
+            id: "acme".into(),
             name: "Acme".to_owned(),
             kombo_integration_id: integration.map(str::to_owned),
             integration_state: state,

@@ -8,13 +8,15 @@ use std::sync::Arc;
 use hris_bus::{AmqpConfig, Connector, Publisher, Topology};
 use hris_kombo::{KomboClient, KomboClientConfig, KomboError};
 use hris_store::{Store, StoreError};
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::context::{SyncSettings, WorkerContext};
 
 /// The database a process connects to.
 #[derive(Debug, Clone)]
 pub struct DatabaseConfig {
-    pub url: String,
+    /// Secret: the URL may carry the password, and `Debug` must not print it.
+    pub url: SecretString,
     pub pool_size: usize,
     /// `application_name` of the connections (`pg_stat_activity` shows it),
     /// unless the URL sets one.
@@ -50,7 +52,7 @@ pub struct Services {
 impl Services {
     pub fn build(database: &DatabaseConfig, config: ServicesConfig) -> Result<Self, BuildError> {
         let store = hris_store::connect(
-            &database.url,
+            database.url.expose_secret(),
             database.pool_size,
             &database.application_name,
         )?;

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use hris_store::DeadLetterFilter;
 use hris_store::console::DeadLetterKind;
 use hris_store::dead_letters::NONE;
+use hris_types::TenantId;
 use maud::{Markup, html};
 
 use super::auth::Viewer;
@@ -53,7 +54,7 @@ impl LetterFilter {
             error_class: self.class.clone(),
             error_code: self.code.clone(),
             entity: self.entity.clone(),
-            tenant_id: self.tenant.clone(),
+            tenant_id: self.tenant.clone().map(TenantId::from),
             ..DeadLetterFilter::default()
         }
     }
@@ -213,7 +214,7 @@ fn letters_table(
                 tr {
                     @if selectable { td { input type="checkbox" name="id" value=(d.id); } }
                     td { a href=(format!("/console/dead-letters/{}", d.id)) { "#" (d.id) } }
-                    td { (d.letter.tenant_id.as_deref().unwrap_or("-")) }
+                    td { (d.letter.tenant_id.as_ref().map_or("-", TenantId::as_str)) }
                     td { (d.letter.entity.as_deref().unwrap_or("-")) }
                     td { (d.letter.error_class) }
                     td { (short(d.letter.error_code.as_deref().unwrap_or(&d.letter.reason), 70)) }
@@ -255,7 +256,7 @@ pub async fn show(
         h1 { "Dead letter #" (letter.id) " " (state_badge(&letter.state)) }
         dl.facts {
             dt { "Message id" } dd { (l.message_id.as_deref().unwrap_or("-")) }
-            dt { "Tenant" } dd { @if let Some(t) = &l.tenant_id { a href=(super::tenant::path(t)) { (t) } } @else { "-" } }
+            dt { "Tenant" } dd { @if let Some(t) = &l.tenant_id { a href=(super::tenant::path(t.as_str())) { (t) } } @else { "-" } }
             dt { "Integration" } dd { (l.integration_id.as_deref().unwrap_or("-")) }
             dt { "Entity" } dd { (l.entity.as_deref().unwrap_or("-")) }
             dt { "Routing key" } dd { (l.routing_key) }

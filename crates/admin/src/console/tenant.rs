@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use hris_store::console::{HeldPreview, ImportProgress};
 use hris_store::identity::IdentityConflict;
 use hris_store::{FetchStatus, Tenant, TenantHealth};
+use hris_types::TenantId;
 use hris_worker::import::ImportError;
 use maud::{Markup, html};
 
@@ -27,7 +28,7 @@ pub fn path(tenant: &str) -> String {
 pub async fn page(
     viewer: Viewer,
     State(admin): State<Arc<Admin>>,
-    Path(id): Path<String>,
+    Path(id): Path<TenantId>,
     RawQuery(raw): RawQuery,
 ) -> Response {
     let q = FormData::parse(raw.unwrap_or_default().as_bytes());
@@ -59,7 +60,7 @@ pub async fn page(
         (notice(q.get("notice")))
         h1 {
             (tenant.name) " "
-            @if tenant.name != tenant.id { span.muted { (tenant.id) } " " }
+            @if tenant.name != tenant.id.as_str() { span.muted { (tenant.id) } " " }
             (state_badge(&tenant.integration_state.to_string()))
         }
         (summary(&tenant, &health))
@@ -69,11 +70,11 @@ pub async fn page(
         h2 { "Recent runs" }
         (runs_table(&runs))
         h2 #held-changes { "Held changes (" (held.len()) ")" }
-        (held_section(&viewer, &tenant.id, &held))
+        (held_section(&viewer, tenant.id.as_str(), &held))
         h2 { "Identity conflicts (" (conflicts.len()) ")" }
         (conflicts_table(&conflicts))
         h2 { "People" }
-        form.filters method="get" action=(path(&tenant.id)) {
+        form.filters method="get" action=(path(tenant.id.as_str())) {
             label { "Name, email or Kombo id" input #people-search type="search" name="people" value=(search); }
             button #people-search-submit type="submit" { "Search" }
         }
@@ -83,7 +84,7 @@ pub async fn page(
                 @for p in &people {
                     tr {
                         td { @if let Some(key) = p.lookup_key() {
-                            a href=(super::user::path(&tenant.id, key)) { (name(p.first_name.as_deref(), p.last_name.as_deref())) }
+                            a href=(super::user::path(tenant.id.as_str(), key)) { (name(p.first_name.as_deref(), p.last_name.as_deref())) }
                         } }
                         td { (p.email.as_deref().unwrap_or("-")) }
                         td { (p.job_title.as_deref().unwrap_or("-")) }
@@ -94,7 +95,7 @@ pub async fn page(
             }
         }
     };
-    shell(&tenant.id, Some(&viewer), body).into_response()
+    shell(tenant.id.as_str(), Some(&viewer), body).into_response()
 }
 
 pub fn name(first: Option<&str>, last: Option<&str>) -> String {
@@ -132,7 +133,7 @@ fn import_section(viewer: &Viewer, tenant: &Tenant, import: Option<&ImportProgre
     html! {
         h2 { "Import all" }
         @if viewer.can_write() {
-            form.inline method="post" action=(format!("{}/import-all", path(&tenant.id))) {
+            form.inline method="post" action=(format!("{}/import-all", path(tenant.id.as_str()))) {
                 (csrf_field(viewer))
                 button #import-all type="submit" { "Import all" }
             }
@@ -264,7 +265,7 @@ fn conflicts_table(conflicts: &[IdentityConflict]) -> Markup {
 pub async fn decide(
     viewer: Viewer,
     State(admin): State<Arc<Admin>>,
-    Path(id): Path<String>,
+    Path(id): Path<TenantId>,
     body: axum::body::Bytes,
 ) -> Response {
     let form = FormData::parse(&body);
@@ -273,11 +274,11 @@ pub async fn decide(
         Some("reject-all") => (false, false),
         Some("approve-selected") => (true, true),
         Some("reject-selected") => (false, true),
-        _ => return super::done(&path(&id), "Choose approve or reject."),
+        _ => return super::done(&path(id.as_str()), "Choose approve or reject."),
     };
     let people = form.all("user");
     if selected && people.is_empty() {
-        return super::done(&path(&id), "Nobody was selected: nothing decided.");
+        return super::done(&path(id.as_str()), "Nobody was selected: nothing decided.");
     }
     let only = selected.then_some(people.as_slice());
     let store = &admin.ctx.store;
@@ -291,7 +292,7 @@ pub async fn decide(
         Ok(n) => {
             let verb = if approve { "approved" } else { "rejected" };
             tracing::info!(tenant_id = %id, decided = n, approve, actor = viewer.access.actor(), "console: held changes decided");
-            super::done(&path(&id), &format!("{n} held change(s) {verb}."))
+            super::done(&path(id.as_str()), &format!("{n} held change(s) {verb}."))
         }
         Err(e) => super::store_failure(&viewer, &e),
     }
@@ -301,7 +302,7 @@ pub async fn decide(
 pub async fn import_all(
     viewer: Viewer,
     State(admin): State<Arc<Admin>>,
-    Path(id): Path<String>,
+    Path(id): Path<TenantId>,
 ) -> Response {
     let tenant = match admin.ctx.store.tenant(&id).await {
         Ok(t) => t,
@@ -319,5 +320,5 @@ pub async fn import_all(
             format!("Import could not start: {e}")
         }
     };
-    super::done(&path(&id), &notice)
+    super::done(&path(id.as_str()), &notice)
 }

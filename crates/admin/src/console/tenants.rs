@@ -148,7 +148,7 @@ fn kombo_health(t: &TenantOverview) -> Markup {
 }
 
 fn row(t: &TenantOverview) -> Markup {
-    let href = format!("/console/tenants/{}", super::form::encode(&t.id));
+    let href = format!("/console/tenants/{}", super::form::encode(t.id.as_str()));
     html! {
         tr class=[(t.problems > 0).then_some("problem")] data-tenant=(t.id) {
             td { a href=(href) { (t.id) } br; span.muted { (short(&t.name, 40)) } }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use hris_store::explanation::Explanation;
+use hris_types::TenantId;
 use maud::{Markup, html};
 use serde_json::Value;
 
@@ -28,7 +29,7 @@ pub fn path(tenant: &str, who: &str) -> String {
 pub async fn page(
     viewer: Viewer,
     State(admin): State<Arc<Admin>>,
-    Path((tenant, who)): Path<(String, String)>,
+    Path((tenant, who)): Path<(TenantId, String)>,
 ) -> Response {
     let store = &admin.ctx.store;
     let explained = match store.find_user(&tenant, &who).await {
@@ -49,7 +50,7 @@ pub async fn page(
     let u = &e.user;
     let title = name(u.first_name.as_deref(), u.last_name.as_deref());
     let body = html! {
-        p { a href=(super::tenant::path(&tenant)) { "← " (tenant) } }
+        p { a href=(super::tenant::path(tenant.as_str())) { "← " (tenant) } }
         h1 { (title) " " (state_badge(&u.status)) }
         (facts(&e))
         h2 { "Field history (" (e.history.len()) ", oldest first)" }
@@ -68,7 +69,7 @@ pub async fn page(
         h2 { "Held changes" }
         @if held.is_empty() { p.muted { "Nothing held for this person." } } @else {
             ul { @for h in &held { li { "Deactivation (" (h.reason) ") held: " (h.held_because) ", " (age(Some(h.held_at))) ". "
-                a href=(format!("{}#held-changes", super::tenant::path(&tenant))) { "Decide on the tenant page" } } } }
+                a href=(format!("{}#held-changes", super::tenant::path(tenant.as_str()))) { "Decide on the tenant page" } } } }
         }
         h2 { "Dead letters of this tenant's employee sync" }
         @if e.dead_letters.is_empty() { p.muted { "None pending." } } @else {

@@ -26,16 +26,16 @@ pub struct AdminArgs {
     /// The console's read-only token: pages, never actions (optional).
     #[arg(long, env = "ADMIN_READONLY_TOKEN", hide_env_values = true, value_parser = TokenParser)]
     pub admin_readonly_token: Option<AdminToken>,
-    /// Seconds one admin request may take (then 503).
-    #[arg(long, env = "ADMIN_REQUEST_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
-    pub admin_request_timeout_secs: u64,
+    /// How long one admin request may take (then 503).
+    #[arg(long = "admin-request-timeout-secs", env = "ADMIN_REQUEST_TIMEOUT_SECS", default_value = "30", value_parser = crate::duration::at_least(Duration::from_secs(1)))]
+    pub admin_request_timeout: Duration,
     /// Where /metrics, /healthz and /readyz are served.
     #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:9090")]
     pub metrics_addr: String,
-    /// Seconds "Import all" waits for Kombo's own sync (force-sync) to finish
-    /// before it reads what Kombo has.
-    #[arg(long, env = "KOMBO_SYNC_WAIT_SECS", default_value_t = 900.0, value_parser = crate::args::at_least(0.0))]
-    pub kombo_sync_wait_secs: f64,
+    /// How long "Import all" waits for Kombo's own sync (force-sync) to
+    /// finish before it reads what Kombo has.
+    #[arg(long = "kombo-sync-wait-secs", env = "KOMBO_SYNC_WAIT_SECS", default_value = "900", value_parser = crate::duration::at_least(Duration::ZERO))]
+    pub kombo_sync_wait: Duration,
 }
 
 /// The console inside another role (`hris-sync all`): served on ADMIN_ADDR
@@ -114,7 +114,7 @@ pub async fn run(
         &kombo,
         Topology::new(&amqp.amqp_prefix),
         hris_worker::SyncSettings {
-            kombo_sync_wait: std::time::Duration::from_secs_f64(args.kombo_sync_wait_secs),
+            kombo_sync_wait: args.kombo_sync_wait,
             ..hris_worker::SyncSettings::new("admin")
         },
     )?;
@@ -135,7 +135,7 @@ pub async fn run(
         ctx,
     ));
     tracing::info!(addr = %listener.local_addr()?, "admin API and console listening");
-    let timeout = Duration::from_secs(args.admin_request_timeout_secs);
+    let timeout = args.admin_request_timeout;
     hris_admin::serve(listener, admin, timeout, hris_telemetry::shutdown_signal()).await?;
     // In-flight requests are done: close the broker connection cleanly.
     connection_stop.cancel();

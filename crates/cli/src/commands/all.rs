@@ -2,6 +2,7 @@
 //! sharing one broker connection (development, demo, small installs); with
 //! ADMIN_TOKEN set, the admin API and console on ADMIN_ADDR too.
 
+use secrecy::ExposeSecret;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -16,9 +17,9 @@ pub async fn run(
     role: RoleArgs,
     args: ReceiverArgs,
     console: crate::commands::admin::ConsoleArgs,
-    tick_secs: f64,
+    tick: std::time::Duration,
 ) -> anyhow::Result<()> {
-    let secrets = WebhookSecrets::from_comma_separated(&args.kombo_webhook_secrets);
+    let secrets = WebhookSecrets::from_comma_separated(args.kombo_webhook_secrets.expose_secret());
     anyhow::ensure!(
         !secrets.is_empty(),
         "KOMBO_WEBHOOK_SECRETS is empty: every webhook would be refused"
@@ -50,7 +51,7 @@ pub async fn run(
     ));
     let scheduler = tokio::spawn(hris_worker::scheduler::run(
         setup.ctx.clone(),
-        running.scheduler_config(tick_secs),
+        running.scheduler_config(tick),
         running.stop.clone(),
     ));
     tracing::info!(addr = %listener.local_addr()?, "hris-sync all: receiver, workers and scheduler running");

@@ -144,7 +144,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let console = DemoConsole::start(&args.admin_addr, ctx.clone(), stop.child_token()).await?;
 
     // The customer's admin connects their HR system through Kombo's flow.
-    store.add_tenant(TENANT, "Demo Company", None).await?;
+    store
+        .add_tenant(&TENANT.into(), "Demo Company", None)
+        .await?;
     let link = ctx
         .kombo
         .create_link(&CreateLinkRequest {

@@ -2,12 +2,18 @@
 //! and the dead letters that may concern them.
 
 use hris_store::Store;
+use hris_types::TenantId;
 use serde_json::json;
 
 use crate::args::DatabaseArgs;
 use crate::output::when;
 
-pub async fn run(db: DatabaseArgs, tenant: String, user: String, json: bool) -> anyhow::Result<()> {
+pub async fn run(
+    db: DatabaseArgs,
+    tenant: TenantId,
+    user: String,
+    json: bool,
+) -> anyhow::Result<()> {
     let store: Store = db.store()?;
     let state = match store.find_user(&tenant, &user).await {
         Ok(state) => state,

@@ -2,6 +2,7 @@
 //! person's decision about one of them.
 
 use hris_store::identity::{IdentityConflict, Resolution};
+use hris_types::TenantId;
 use serde_json::json;
 
 use crate::args::{DatabaseArgs, IdentityAction};
@@ -10,7 +11,7 @@ use crate::output::when;
 pub async fn run(
     action: Option<IdentityAction>,
     db: DatabaseArgs,
-    tenant: Option<String>,
+    tenant: Option<TenantId>,
     all: bool,
     json_out: bool,
 ) -> anyhow::Result<()> {
@@ -56,7 +57,12 @@ pub async fn run(
     }
 }
 
-async fn list(db: &DatabaseArgs, tenant: &str, all: bool, json_out: bool) -> anyhow::Result<()> {
+async fn list(
+    db: &DatabaseArgs,
+    tenant: &TenantId,
+    all: bool,
+    json_out: bool,
+) -> anyhow::Result<()> {
     let store = db.store()?;
     store.tenant(tenant).await?;
     let conflicts = store.identity_conflicts(tenant, all).await?;

@@ -2,6 +2,7 @@
 //! summary; `--dry-run` prints what would change, field by field, and writes
 //! nothing.
 
+use hris_types::TenantId;
 use std::time::Duration;
 
 use futures::TryStreamExt;
@@ -16,7 +17,7 @@ use crate::args::RoleArgs;
 use crate::output::Progress;
 
 pub async fn run(
-    tenant_id: String,
+    tenant_id: TenantId,
     dry_run: bool,
     wait: bool,
     json_out: bool,

@@ -4,6 +4,7 @@
 //! ids and counts only.
 
 use hris_store::privacy::Mode;
+use hris_types::TenantId;
 
 use crate::args::{ActorArgs, DatabaseArgs};
 use crate::exit::Refused;
@@ -15,7 +16,7 @@ pub struct AnonymiseArgs {
     pub db: DatabaseArgs,
     /// The tenant (the platform's customer id).
     #[arg(long)]
-    pub tenant: String,
+    pub tenant: TenantId,
     /// The user's id (`users.id`, as `explain --json` shows it).
     #[arg(long)]
     pub user: i64,
@@ -34,7 +35,7 @@ pub struct PurgeArgs {
     pub db: DatabaseArgs,
     /// The tenant (the platform's customer id).
     #[arg(long)]
-    pub tenant: String,
+    pub tenant: TenantId,
     /// Required: the tenant, its people, teams, history and dead letters are deleted.
     #[arg(long)]
     pub yes: bool,

@@ -1,3 +1,4 @@
+use secrecy::ExposeSecret;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -9,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::args::{AmqpArgs, ReceiverArgs};
 
 pub async fn run(amqp: AmqpArgs, args: ReceiverArgs, metrics_addr: String) -> anyhow::Result<()> {
-    let secrets = WebhookSecrets::from_comma_separated(&args.kombo_webhook_secrets);
+    let secrets = WebhookSecrets::from_comma_separated(args.kombo_webhook_secrets.expose_secret());
     anyhow::ensure!(
         !secrets.is_empty(),
         "KOMBO_WEBHOOK_SECRETS is empty: every webhook would be refused"
@@ -24,7 +25,7 @@ pub async fn run(amqp: AmqpArgs, args: ReceiverArgs, metrics_addr: String) -> an
         .with_context(|| format!("cannot listen on {metrics_addr} (METRICS_ADDR)"))?;
     let shutdown = CancellationToken::new();
     let connector = Connector::new(
-        AmqpConfig::new(&amqp.amqp_url, "hris-sync receiver"),
+        AmqpConfig::new(amqp.amqp_url.expose_secret(), "hris-sync receiver"),
         Topology::new(&amqp.amqp_prefix),
     );
     let connection_task = connector.spawn(shutdown.clone());

@@ -34,7 +34,7 @@ pub async fn run(command: TenantCommand) -> anyhow::Result<()> {
                 let mut rows = crate::output::table(&["TENANT", "STATE", "INTEGRATION", "NAME"]);
                 for t in tenants {
                     rows.add_row(vec![
-                        t.id,
+                        t.id.to_string(),
                         t.integration_state.to_string(),
                         t.kombo_integration_id.unwrap_or_else(|| "-".into()),
                         t.name,

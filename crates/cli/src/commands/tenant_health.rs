@@ -56,7 +56,7 @@ pub async fn link(args: &TenantKombo, kind: LinkKind) -> anyhow::Result<()> {
 /// Pause (`enabled` false) or resume: Kombo's switch first, so that a refusal
 /// changes nothing here; then our own state.
 pub async fn set_paused(args: &TenantKombo, paused: bool) -> anyhow::Result<()> {
-    let (store, tenant) = (args.db.store()?, args.tenant.as_str());
+    let (store, tenant) = (args.db.store()?, &args.tenant);
     let t = store.tenant(tenant).await?;
     links::set_enabled(&args.kombo.client()?, &t, !paused).await?;
     store.record_kombo_enabled(tenant, !paused).await?;

@@ -4,6 +4,7 @@
 use chrono::Utc;
 use hris_kombo::envelope::CreateLinkRequest;
 use hris_store::{DeadLetterFilter, Store};
+use hris_types::TenantId;
 use serde_json::json;
 
 use crate::args::{DecideArgs, KomboArgs};
@@ -13,7 +14,7 @@ use crate::output::when;
 pub async fn connect(
     store: &Store,
     kombo: &KomboArgs,
-    tenant: &str,
+    tenant: &TenantId,
     tool: &str,
     admin_email: &str,
 ) -> anyhow::Result<()> {
@@ -26,7 +27,7 @@ pub async fn connect(
         .create_link(&CreateLinkRequest {
             end_user_email: admin_email.to_owned(),
             end_user_organization_name: t.name.clone(),
-            end_user_origin_id: Some(t.id.clone()),
+            end_user_origin_id: Some(t.id.to_string()),
             integration_category: Some("HRIS".to_owned()),
             integration_tool: Some(tool.to_owned()),
             ..CreateLinkRequest::default()
@@ -40,7 +41,7 @@ pub async fn connect(
     Ok(())
 }
 
-pub async fn disconnect(store: &Store, tenant: &str, yes: bool) -> anyhow::Result<()> {
+pub async fn disconnect(store: &Store, tenant: &TenantId, yes: bool) -> anyhow::Result<()> {
     store.tenant(tenant).await?;
     if !yes {
         return Err(Refused(format!(
@@ -61,7 +62,7 @@ pub async fn disconnect(store: &Store, tenant: &str, yes: bool) -> anyhow::Resul
     Ok(())
 }
 
-pub async fn status(store: &Store, tenant: &str, json_out: bool) -> anyhow::Result<()> {
+pub async fn status(store: &Store, tenant: &TenantId, json_out: bool) -> anyhow::Result<()> {
     let t = store.tenant(tenant).await?;
     let entities = store.fetch_status(tenant).await?;
     let held = store.held_changes(tenant).await?;
@@ -142,7 +143,7 @@ pub async fn status(store: &Store, tenant: &str, json_out: bool) -> anyhow::Resu
 
 pub async fn issues(
     store: &Store,
-    tenant: &str,
+    tenant: &TenantId,
     all: bool,
     limit: i64,
     json_out: bool,
@@ -190,7 +191,7 @@ pub async fn issues(
     Ok(())
 }
 
-pub async fn held(store: &Store, tenant: &str, json_out: bool) -> anyhow::Result<()> {
+pub async fn held(store: &Store, tenant: &TenantId, json_out: bool) -> anyhow::Result<()> {
     let held = store.held_changes(tenant).await?;
     if json_out {
         println!("{}", serde_json::to_string_pretty(&held)?);
@@ -222,7 +223,7 @@ pub async fn held(store: &Store, tenant: &str, json_out: bool) -> anyhow::Result
 
 pub async fn decide(
     store: &Store,
-    tenant: &str,
+    tenant: &TenantId,
     approve: bool,
     guard: &DecideArgs,
     actor: &str,
@@ -279,7 +280,7 @@ pub async fn decide(
 }
 
 /// The count, the reasons and a sample of the people, ids only.
-fn held_summary(tenant: &str, held: &[hris_store::HeldChange]) -> String {
+fn held_summary(tenant: &TenantId, held: &[hris_store::HeldChange]) -> String {
     let mut reasons: std::collections::BTreeMap<(&str, &str), usize> = Default::default();
     for h in held {
         *reasons.entry((&h.reason, &h.held_because)).or_default() += 1;

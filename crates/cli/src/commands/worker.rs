@@ -60,7 +60,7 @@ pub fn setup(role_args: &RoleArgs, role: &str) -> anyhow::Result<WorkerSetup> {
         worker: args,
         ..
     } = role_args;
-    let delays = args.retry_delays()?;
+    let delays = args.retry_delays.0.clone();
     let mut topology = Topology::new(&amqp.amqp_prefix);
     topology.retry_delays = delays.clone();
     let host = &args.instance_name;
@@ -68,16 +68,16 @@ pub fn setup(role_args: &RoleArgs, role: &str) -> anyhow::Result<WorkerSetup> {
         "{host}-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     ));
-    settings.lease_ttl = Duration::from_secs(args.fetch_lease_secs);
-    settings.fetch_deadline = Duration::from_secs(args.fetch_deadline_secs);
-    settings.watermark_overlap = Duration::from_secs(args.watermark_overlap_secs);
+    settings.lease_ttl = args.fetch_lease;
+    settings.fetch_deadline = args.fetch_deadline;
+    settings.watermark_overlap = args.watermark_overlap;
     let Services { ctx, connector } =
         crate::services::build(role, db, amqp, kombo, topology, settings)?;
     let tuning = Tuning {
         prefetch: args.prefetch,
         concurrency: args.concurrency,
         policy: RetryPolicy::new(delays, args.retry_max_attempts),
-        shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
+        shutdown_grace: args.shutdown_grace,
     };
     Ok(WorkerSetup {
         ctx,
@@ -122,10 +122,10 @@ impl Running {
     }
 
     /// The scheduler's settings for this process.
-    pub fn scheduler_config(&self, tick_secs: f64) -> SchedulerConfig {
+    pub fn scheduler_config(&self, tick: Duration) -> SchedulerConfig {
         SchedulerConfig {
             owner: self.setup.ctx.settings.owner.clone(),
-            tick: Duration::from_secs_f64(tick_secs),
+            tick,
             batch: 100,
         }
     }

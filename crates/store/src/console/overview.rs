@@ -4,6 +4,7 @@
 //! page it is, and the count of matches comes with it (a window count).
 
 use chrono::{DateTime, Utc};
+use hris_types::TenantId;
 use postgres_from_row::FromRow;
 
 use crate::row::read_all;
@@ -84,7 +85,7 @@ pub struct TenantQuery {
 
 #[derive(Debug, Clone, FromRow)]
 pub struct TenantOverview {
-    pub id: String,
+    pub id: TenantId,
     pub name: String,
     pub kombo_integration_id: Option<String>,
     pub integration_state: String,

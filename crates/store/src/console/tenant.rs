@@ -3,6 +3,7 @@
 //! "Import all" in progress, and one user's team memberships.
 
 use chrono::{DateTime, Utc};
+use hris_types::TenantId;
 use postgres_from_row::FromRow;
 use uuid::Uuid;
 
@@ -89,7 +90,7 @@ impl Store {
     /// The tenant's latest runs, newest first.
     pub async fn recent_runs(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         limit: i64,
     ) -> Result<Vec<RecentRun>, StoreError> {
         let client = self.client().await?;
@@ -106,7 +107,7 @@ impl Store {
     }
 
     /// The tenant's pending held changes with the people they concern.
-    pub async fn held_preview(&self, tenant_id: &str) -> Result<Vec<HeldPreview>, StoreError> {
+    pub async fn held_preview(&self, tenant_id: &TenantId) -> Result<Vec<HeldPreview>, StoreError> {
         let client = self.client().await?;
         let rows = client
             .query(
@@ -124,7 +125,7 @@ impl Store {
     /// empty), active first.
     pub async fn people(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         search: &str,
         limit: i64,
     ) -> Result<Vec<Person>, StoreError> {
@@ -145,7 +146,7 @@ impl Store {
     /// The tenant's latest "Import all", if it had one.
     pub async fn import_progress(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
     ) -> Result<Option<ImportProgress>, StoreError> {
         let client = self.client().await?;
         let Some(row) = client

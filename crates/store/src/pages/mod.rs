@@ -10,6 +10,7 @@
 
 use hris_mapping::employee::{MappedUser, reason};
 use hris_mapping::plan::{newest_per_id, plan_page};
+use hris_types::TenantId;
 
 use crate::apply::{ApplyContext, PageStats, RecordChanges, begin_page, log_changes};
 use crate::org::{upsert_stub_legal_entities, upsert_stub_locations, upsert_stub_teams};
@@ -167,7 +168,7 @@ impl Store {
     /// applied within its budget or held together. Users with a pending hold
     /// wait for the decision. Returns (deactivated, held).
     pub async fn apply_due_deactivations(&self) -> Result<(i64, i64), StoreError> {
-        let tenants: Vec<String> = {
+        let tenants: Vec<TenantId> = {
             let client = self.client().await?;
             client
                 .query(
@@ -203,7 +204,7 @@ impl Store {
                 &tx,
                 &tenant,
                 &batch,
-                "schedule: leave date or grace period reached",
+                crate::guard::SCHEDULER_CAUSE,
                 None,
             )
             .await?;

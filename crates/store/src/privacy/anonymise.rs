@@ -4,6 +4,7 @@
 //! history and the reason of the deactivation still hang together.
 
 use deadpool_postgres::GenericClient;
+use hris_types::TenantId;
 use serde::Serialize;
 
 use super::{Mode, PERSONAL_FIELDS, needles};
@@ -44,7 +45,7 @@ impl Store {
     /// transaction it rolls back, so its counts are what `Apply` would do.
     pub async fn anonymise_user(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         user_id: i64,
         actor: &str,
         mode: Mode,
@@ -62,7 +63,7 @@ impl Store {
 
 async fn anonymise(
     tx: &impl GenericClient,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     user_id: i64,
     actor: &str,
 ) -> Result<Anonymised, StoreError> {

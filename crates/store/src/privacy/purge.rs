@@ -2,6 +2,7 @@
 //! an order the foreign keys accept, in one transaction. Only the
 //! `privacy_audit` rows stay (counts, no values).
 
+use hris_types::TenantId;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -93,7 +94,7 @@ impl Store {
     /// rolls the same work back and reports its counts.
     pub async fn purge_tenant(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         actor: &str,
         mode: Mode,
     ) -> Result<Purged, StoreError> {

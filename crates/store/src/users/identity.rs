@@ -2,6 +2,7 @@
 //! about records, relinking a user to the record that took it over, the links
 //! and emails each user had, and identity conflicts.
 
+use hris_types::TenantId;
 use std::collections::{BTreeMap, HashMap};
 
 use deadpool_postgres::GenericClient;
@@ -9,6 +10,7 @@ use hris_mapping::email::EmailStatus;
 use hris_mapping::employee::MappedUser;
 use hris_mapping::identity::{Conflict, Decided, IdentityMatch, MatchKey};
 use hris_mapping::plan::{PageRules, RecordConflict, Relink, UserWrite};
+use hris_types::RehireInvite;
 
 use crate::StoreError;
 use crate::apply::ApplyContext;
@@ -17,7 +19,7 @@ use crate::row::RowExt;
 /// The tenant's identity settings, with the page's clock.
 pub(crate) async fn page_rules(
     client: &impl GenericClient,
-    tenant_id: &str,
+    tenant_id: &TenantId,
 ) -> Result<PageRules, StoreError> {
     let row = client
         .query_opt(
@@ -28,11 +30,11 @@ pub(crate) async fn page_rules(
         .ok_or_else(|| StoreError::NotFound(format!("tenant {tenant_id}")))?;
     let identity: IdentityMatch = row.col("identity_match")?;
     let grace: i32 = row.col("deactivation_grace_seconds")?;
-    let rehire: String = row.col("rehire_invite")?;
+    let rehire: RehireInvite = row.col("rehire_invite")?;
     Ok(PageRules {
         identity,
         grace: chrono::Duration::seconds(i64::from(grace.max(0))),
-        rehire_invite: rehire == "invite_again",
+        rehire_invite: rehire == RehireInvite::InviteAgain,
         now: chrono::Utc::now(),
     })
 }
@@ -41,7 +43,7 @@ pub(crate) async fn page_rules(
 /// the page's records.
 pub(crate) async fn decisions(
     client: &impl GenericClient,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     page: &[MappedUser],
 ) -> Result<BTreeMap<String, Decided>, StoreError> {
     let ids: Vec<&str> = page.iter().map(|m| m.user.kombo_id.as_str()).collect();

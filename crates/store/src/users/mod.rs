@@ -5,16 +5,23 @@
 //! a newer one; only `hris` memberships change; manager, team and location
 //! references resolve as soon as both sides exist, in whichever order they came.
 
+use hris_types::TenantId;
 use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use std::sync::OnceLock;
+
+use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
+use hris_mapping::UserFields;
+use hris_mapping::columns::SyncedRow;
 use hris_mapping::employee::MappedUser;
 use serde_json::Value;
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
 use crate::StoreError;
 use crate::apply::{ApplyContext, ids_by_keys, select_by_keys};
+use crate::columns::{self, ColumnArray};
 use crate::record_issues::{NewRecordIssue, Severity, Stage};
 use crate::row::RowExt;
 use hris_mapping::plan::UserWrite;
@@ -23,30 +30,11 @@ pub(crate) use read::load_known;
 pub(crate) mod identity;
 mod read;
 
-/// Column arrays for one UNNEST upsert.
-#[derive(Default)]
+/// A page's users as UNNEST arrays: one per synced column (declared with
+/// `UserFields`), then the write plan's own columns.
 struct Batch {
-    kombo_id: Vec<String>,
-    remote_id: Vec<Option<String>>,
-    employee_number: Vec<Option<String>>,
-    first_name: Vec<Option<String>>,
-    last_name: Vec<Option<String>>,
-    email: Vec<Option<String>>,
-    email_status: Vec<&'static str>,
-    job_title: Vec<Option<String>>,
-    hire_date: Vec<Option<NaiveDate>>,
-    leave_date: Vec<Option<NaiveDate>>,
-    status: Vec<&'static str>,
-    employment_status: Vec<Option<String>>,
-    deactivation_reason: Vec<Option<String>>,
-    manager: Vec<Option<String>>,
-    team: Vec<Option<String>>,
-    location: Vec<Option<String>>,
-    legal_entity: Vec<Option<String>>,
-    employment_type: Vec<Option<String>>,
-    avatar_url: Vec<Option<String>>,
-    custom_fields: Vec<Option<Value>>,
-    remote_deleted_at: Vec<Option<DateTime<Utc>>>,
+    fields: Vec<ColumnArray>,
+    kombo_ids: Vec<String>,
     teams: Vec<Value>,
     changed_at: Vec<Option<DateTime<Utc>>>,
     deactivate_at: Vec<Option<DateTime<Utc>>>,
@@ -55,36 +43,90 @@ struct Batch {
 }
 
 impl Batch {
-    fn push(&mut self, w: &UserWrite) {
-        let u = &w.user;
-        self.deactivate_at.push(w.deactivate_at);
-        self.pending_at.push(w.pending.as_ref().map(|p| p.at));
-        self.pending_reason
-            .push(w.pending.as_ref().map(|p| p.reason.clone()));
-        self.kombo_id.push(u.kombo_id.clone());
-        self.remote_id.push(u.remote_id.clone());
-        self.employee_number.push(u.employee_number.clone());
-        self.first_name.push(u.first_name.clone());
-        self.last_name.push(u.last_name.clone());
-        self.email.push(u.email.clone());
-        self.email_status.push(u.email_status.as_str());
-        self.job_title.push(u.job_title.clone());
-        self.hire_date.push(u.hire_date);
-        self.leave_date.push(u.leave_date);
-        self.status.push(u.status.as_str());
-        self.employment_status.push(u.employment_status.clone());
-        self.deactivation_reason.push(u.deactivation_reason.clone());
-        self.manager.push(u.manager_kombo_id.clone());
-        self.team.push(u.primary_team_kombo_id.clone());
-        self.location.push(u.location_kombo_id.clone());
-        self.legal_entity.push(u.legal_entity_kombo_id.clone());
-        self.employment_type.push(u.employment_type.clone());
-        self.avatar_url.push(u.avatar_url.clone());
-        self.custom_fields.push(u.custom_fields.clone());
-        self.remote_deleted_at.push(u.remote_deleted_at);
-        self.teams.push(Value::from(w.teams.clone()));
-        self.changed_at.push(w.changed_at);
+    fn new(writes: &[UserWrite]) -> Self {
+        Batch {
+            fields: columns::arrays(writes.iter().map(|w| &w.user)),
+            kombo_ids: writes.iter().map(|w| w.user.kombo_id.clone()).collect(),
+            teams: writes
+                .iter()
+                .map(|w| Value::from(w.teams.clone()))
+                .collect(),
+            changed_at: writes.iter().map(|w| w.changed_at).collect(),
+            deactivate_at: writes.iter().map(|w| w.deactivate_at).collect(),
+            pending_at: writes
+                .iter()
+                .map(|w| w.pending.as_ref().map(|p| p.at))
+                .collect(),
+            pending_reason: writes
+                .iter()
+                .map(|w| w.pending.as_ref().map(|p| p.reason.clone()))
+                .collect(),
+        }
     }
+}
+
+/// The write plan's columns after the synced ones: (UNNEST alias, array
+/// type, `users` column).
+const PLAN_COLUMNS: [(&str, &str, &str); 5] = [
+    ("teams", "jsonb[]", "hris_team_kombo_ids"),
+    ("changed_at", "timestamptz[]", "kombo_changed_at"),
+    ("deactivate_at", "timestamptz[]", "deactivate_at"),
+    ("pending_at", "timestamptz[]", "pending_deactivation_at"),
+    ("pending_reason", "text[]", "pending_deactivation_reason"),
+];
+
+/// The page upsert, built once from the declared columns: `$1` is the
+/// tenant, then one array per synced column and per plan column, then the
+/// fetch time, the sync run and the cause.
+fn upsert_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
+        let synced: Vec<&str> = UserFields::COLUMNS.iter().map(|(name, _)| *name).collect();
+        let types = UserFields::COLUMNS
+            .iter()
+            .map(|(_, kind)| ColumnArray::sql_type(*kind))
+            .chain(PLAN_COLUMNS.iter().map(|(_, ty, _)| *ty));
+        let arrays: Vec<String> = types.enumerate().map(|(i, ty)| format!("${}::{ty}", i + 2)).collect();
+        let aliases: Vec<&str> = synced.iter().copied().chain(PLAN_COLUMNS.iter().map(|(a, _, _)| *a)).collect();
+        let targets: Vec<&str> = synced.iter().copied().chain(PLAN_COLUMNS.iter().map(|(_, _, c)| *c)).collect();
+        let updates: Vec<String> = targets[1..]
+            .iter()
+            .map(|c| format!("{c} = EXCLUDED.{c}"))
+            .collect();
+        let (fetched_at, sync_run, cause) = (arrays.len() + 2, arrays.len() + 3, arrays.len() + 4);
+        format!(
+            "INSERT INTO users (tenant_id, {targets}, fetched_at, deactivation_evidence,
+                manager_user_id, primary_team_id, primary_location_id)
+             SELECT $1, r.*, ${fetched_at},
+                CASE WHEN r.status = 'deactivated' THEN jsonb_build_object('sync_run', ${sync_run}::uuid, 'event', ${cause}::text) END,
+                -- References resolved in the same write when their target exists
+                -- already: a second UPDATE of every row doubled an import's writes.
+                (SELECT m.id FROM users m WHERE m.tenant_id = $1 AND m.kombo_id = r.manager_kombo_id),
+                (SELECT t.id FROM teams t WHERE t.tenant_id = $1 AND t.kombo_id = r.primary_team_kombo_id),
+                (SELECT l.id FROM locations l WHERE l.tenant_id = $1 AND l.kombo_id = r.location_kombo_id)
+             FROM UNNEST({arrays}) AS r({aliases})
+             ON CONFLICT (tenant_id, kombo_id) DO UPDATE SET {updates},
+                deactivation_evidence = CASE
+                    WHEN EXCLUDED.status = 'deactivated' AND users.status = 'active' THEN EXCLUDED.deactivation_evidence
+                    ELSE users.deactivation_evidence END,
+                fetched_at = EXCLUDED.fetched_at, manager_user_id = EXCLUDED.manager_user_id,
+                primary_team_id = EXCLUDED.primary_team_id, primary_location_id = EXCLUDED.primary_location_id,
+                -- The guard's budget counts deactivations syncs made by themselves.
+                auto_deactivated_at = CASE
+                    WHEN EXCLUDED.status = 'deactivated' AND users.status = 'active' THEN now()
+                    WHEN EXCLUDED.status = 'active' THEN NULL
+                    ELSE users.auto_deactivated_at END,
+                -- Only a person active again in the HR system is written over an
+                -- anonymised user (the planner skips the others): the data is theirs again.
+                anonymised_at = CASE WHEN EXCLUDED.status = 'active' THEN NULL ELSE users.anonymised_at END,
+                updated_at = now()
+             RETURNING kombo_id, id",
+            targets = targets.join(", "),
+            arrays = arrays.join(", "),
+            aliases = aliases.join(", "),
+            updates = updates.join(",\n                "),
+        )
+    })
 }
 
 /// Writes a page's planned users: the rows, their `hris` memberships and
@@ -94,10 +136,7 @@ pub(crate) async fn write(
     ctx: &ApplyContext,
     writes: &[UserWrite],
 ) -> Result<HashMap<String, i64>, StoreError> {
-    let mut batch = Batch::default();
-    for w in writes {
-        batch.push(w);
-    }
+    let batch = Batch::new(writes);
     let ids = upsert(tx, ctx, &batch).await?;
     let changed: Vec<(&str, &[String])> = writes
         .iter()
@@ -105,7 +144,7 @@ pub(crate) async fn write(
         .map(|w| (w.user.kombo_id.as_str(), w.teams.as_slice()))
         .collect();
     sync_memberships(tx, ctx, &changed, &ids).await?;
-    resolve_references(tx, &ctx.tenant_id, &batch.kombo_id).await?;
+    resolve_references(tx, &ctx.tenant_id, &batch.kombo_ids).await?;
     Ok(ids)
 }
 
@@ -150,71 +189,19 @@ async fn upsert(
     ctx: &ApplyContext,
     b: &Batch,
 ) -> Result<HashMap<String, i64>, StoreError> {
-    let rows = tx.query(
-        "INSERT INTO users (tenant_id, kombo_id, remote_id, employee_number, first_name, last_name, email,
-            email_status, job_title, hire_date, leave_date, status, employment_status, deactivation_reason,
-            manager_kombo_id, primary_team_kombo_id, location_kombo_id, legal_entity_kombo_id,
-            employment_type, avatar_url, custom_fields, remote_deleted_at, hris_team_kombo_ids,
-            kombo_changed_at, deactivate_at, pending_deactivation_at, pending_deactivation_reason,
-            fetched_at, deactivation_evidence, manager_user_id, primary_team_id, primary_location_id)
-         SELECT $1, r.*, $25,
-            CASE WHEN r.status = 'deactivated' THEN jsonb_build_object('sync_run', $29::uuid, 'event', $30::text) END,
-            -- References resolved in the same write when their target exists
-            -- already: a second UPDATE of every row doubled an import's writes.
-            (SELECT m.id FROM users m WHERE m.tenant_id = $1 AND m.kombo_id = r.manager),
-            (SELECT t.id FROM teams t WHERE t.tenant_id = $1 AND t.kombo_id = r.team),
-            (SELECT l.id FROM locations l WHERE l.tenant_id = $1 AND l.kombo_id = r.location)
-         FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-            $7::text[], $8::text[], $9::text[], $10::date[], $11::date[], $12::text[], $13::text[],
-            $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[],
-            $21::jsonb[], $22::timestamptz[], $23::jsonb[], $24::timestamptz[], $26::timestamptz[],
-            $27::timestamptz[], $28::text[])
-            AS r(kombo_id, remote_id, employee_number, first_name, last_name, email, email_status, job_title,
-                 hire_date, leave_date, status, employment_status, deactivation_reason, manager, team,
-                 location, legal_entity, employment_type, avatar_url, custom_fields, remote_deleted_at,
-                 teams, changed_at, deactivate_at, pending_at, pending_reason)
-         ON CONFLICT (tenant_id, kombo_id) DO UPDATE SET
-            remote_id = EXCLUDED.remote_id, employee_number = EXCLUDED.employee_number,
-            first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name, email = EXCLUDED.email,
-            email_status = EXCLUDED.email_status, job_title = EXCLUDED.job_title,
-            hire_date = EXCLUDED.hire_date, leave_date = EXCLUDED.leave_date, status = EXCLUDED.status,
-            employment_status = EXCLUDED.employment_status,
-            deactivation_reason = EXCLUDED.deactivation_reason,
-            manager_kombo_id = EXCLUDED.manager_kombo_id,
-            primary_team_kombo_id = EXCLUDED.primary_team_kombo_id,
-            location_kombo_id = EXCLUDED.location_kombo_id,
-            legal_entity_kombo_id = EXCLUDED.legal_entity_kombo_id,
-            employment_type = EXCLUDED.employment_type, avatar_url = EXCLUDED.avatar_url,
-            custom_fields = EXCLUDED.custom_fields, remote_deleted_at = EXCLUDED.remote_deleted_at,
-            hris_team_kombo_ids = EXCLUDED.hris_team_kombo_ids,
-            kombo_changed_at = EXCLUDED.kombo_changed_at, deactivate_at = EXCLUDED.deactivate_at,
-            pending_deactivation_at = EXCLUDED.pending_deactivation_at,
-            pending_deactivation_reason = EXCLUDED.pending_deactivation_reason,
-            deactivation_evidence = CASE
-                WHEN EXCLUDED.status = 'deactivated' AND users.status = 'active' THEN EXCLUDED.deactivation_evidence
-                ELSE users.deactivation_evidence END,
-            fetched_at = EXCLUDED.fetched_at, manager_user_id = EXCLUDED.manager_user_id,
-            primary_team_id = EXCLUDED.primary_team_id, primary_location_id = EXCLUDED.primary_location_id,
-            -- The guard's budget counts deactivations syncs made by themselves.
-            auto_deactivated_at = CASE
-                WHEN EXCLUDED.status = 'deactivated' AND users.status = 'active' THEN now()
-                WHEN EXCLUDED.status = 'active' THEN NULL
-                ELSE users.auto_deactivated_at END,
-            -- Only a person active again in the HR system is written over an
-            -- anonymised user (the planner skips the others): the data is theirs again.
-            anonymised_at = CASE WHEN EXCLUDED.status = 'active' THEN NULL ELSE users.anonymised_at END,
-            updated_at = now()
-         RETURNING kombo_id, id",
-        &[
-            &ctx.tenant_id, &b.kombo_id, &b.remote_id, &b.employee_number, &b.first_name,
-            &b.last_name, &b.email, &b.email_status, &b.job_title, &b.hire_date, &b.leave_date,
-            &b.status, &b.employment_status, &b.deactivation_reason, &b.manager, &b.team,
-            &b.location, &b.legal_entity, &b.employment_type, &b.avatar_url, &b.custom_fields,
-            &b.remote_deleted_at, &b.teams, &b.changed_at, &ctx.fetched_at, &b.deactivate_at,
-            &b.pending_at, &b.pending_reason, &ctx.sync_run_id, &ctx.cause_event_id,
-        ],
-    )
-    .await?;
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&ctx.tenant_id];
+    params.extend(b.fields.iter().map(ColumnArray::sql));
+    params.extend([
+        &b.teams as &(dyn ToSql + Sync),
+        &b.changed_at,
+        &b.deactivate_at,
+        &b.pending_at,
+        &b.pending_reason,
+        &ctx.fetched_at,
+        &ctx.sync_run_id,
+        &ctx.cause_event_id,
+    ]);
+    let rows = tx.query(upsert_sql(), &params).await?;
     row_ids(&rows)
 }
 
@@ -287,7 +274,7 @@ async fn sync_memberships(
 /// Teams and locations always exist by then (placeholders from the page).
 pub(crate) async fn resolve_references(
     tx: &impl GenericClient,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     kombo_ids: &[String],
 ) -> Result<(), StoreError> {
     tx.execute(

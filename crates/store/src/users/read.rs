@@ -2,38 +2,50 @@
 //! (`hris_mapping::plan`) sees them, and the read-only previews of
 //! `import-all --dry-run`, which run the same planner as the real write.
 
+use hris_types::TenantId;
+use std::sync::OnceLock;
+
 use deadpool_postgres::GenericClient;
+use hris_mapping::UserFields;
+use hris_mapping::columns::SyncedRow;
 use hris_mapping::email::{EmailStatus, normalise};
 use hris_mapping::employee::MappedUser;
 use hris_mapping::identity::{IdentityMatch, UserId};
 use hris_mapping::plan::{IdentifiedPage, Pending, StoredUser, newest_per_id, plan_page};
-use hris_mapping::{UserFields, UserStatus};
 use serde_json::Value;
 use tokio_postgres::Row;
 
 use crate::apply::select_by_keys_in;
+use crate::columns::RowColumns;
 use crate::row::RowExt;
 use crate::{Store, StoreError};
 
-/// The columns `stored_from_row` reads, each by its name.
-const USER_COLUMNS: &str = "kombo_id, remote_id, employee_number, first_name, last_name, email, email_status, \
-    job_title, hire_date, leave_date, status, employment_status, deactivation_reason, manager_kombo_id, \
-    primary_team_kombo_id, location_kombo_id, legal_entity_kombo_id, employment_type, avatar_url, \
-    custom_fields, remote_deleted_at, hris_team_kombo_ids, kombo_changed_at, deactivation_rejected_for, \
-    EXISTS (SELECT 1 FROM held_changes h WHERE h.user_id = users.id AND h.state = 'pending') AS held, \
-    id, pending_deactivation_at, pending_deactivation_reason, \
-    ARRAY(SELECT e.email FROM user_emails e WHERE e.user_id = users.id AND e.replaced_at IS NOT NULL \
-          ORDER BY e.replaced_at DESC) AS former_emails, \
-    ARRAY(SELECT l.kombo_id FROM user_links l WHERE l.user_id = users.id AND l.unlinked_at IS NOT NULL) AS former_kombo_ids, \
-    (last_sign_in_at IS NOT NULL OR EXISTS (SELECT 1 FROM invitations i WHERE i.user_id = users.id \
-        AND i.state IN ('due', 'sent'))) AS invited, \
-    anonymised_at IS NOT NULL AS anonymised";
+/// The columns `stored_from_row` reads, each by its name: the synced ones
+/// as `UserFields` declares them, then what the planner needs besides.
+fn user_columns() -> &'static str {
+    static COLUMNS: OnceLock<String> = OnceLock::new();
+    COLUMNS.get_or_init(|| {
+        let synced: Vec<&str> = UserFields::COLUMNS.iter().map(|(name, _)| *name).collect();
+        format!(
+            "{}, hris_team_kombo_ids, kombo_changed_at, deactivation_rejected_for, \
+            EXISTS (SELECT 1 FROM held_changes h WHERE h.user_id = users.id AND h.state = 'pending') AS held, \
+            id, pending_deactivation_at, pending_deactivation_reason, \
+            ARRAY(SELECT e.email FROM user_emails e WHERE e.user_id = users.id AND e.replaced_at IS NOT NULL \
+                  ORDER BY e.replaced_at DESC) AS former_emails, \
+            ARRAY(SELECT l.kombo_id FROM user_links l WHERE l.user_id = users.id AND l.unlinked_at IS NOT NULL) AS former_kombo_ids, \
+            (last_sign_in_at IS NOT NULL OR EXISTS (SELECT 1 FROM invitations i WHERE i.user_id = users.id \
+                AND i.state IN ('due', 'sent'))) AS invited, \
+            anonymised_at IS NOT NULL AS anonymised",
+            synced.join(", ")
+        )
+    })
+}
 
 fn stored_from_row(row: &Row) -> Result<StoredUser, StoreError> {
     let teams: Value = row.col("hris_team_kombo_ids")?;
-    let email: Option<String> = row.col("email")?;
+    let fields = UserFields::from_columns(&RowColumns(row))?;
     // The platform writes its users' emails as typed: normalise here.
-    let mut emails: Vec<String> = normalise(email.as_deref()).0.into_iter().collect();
+    let mut emails: Vec<String> = normalise(fields.email.as_deref()).0.into_iter().collect();
     emails.extend(row.col::<Vec<String>>("former_emails")?);
     let pending_at: Option<chrono::DateTime<chrono::Utc>> = row.col("pending_deactivation_at")?;
     let pending_reason: Option<String> = row.col("pending_deactivation_reason")?;
@@ -45,29 +57,7 @@ fn stored_from_row(row: &Row) -> Result<StoredUser, StoreError> {
         pending: pending_at
             .zip(pending_reason)
             .map(|(at, reason)| Pending { at, reason }),
-        fields: UserFields {
-            kombo_id: row.col::<Option<String>>("kombo_id")?.unwrap_or_default(),
-            remote_id: row.col("remote_id")?,
-            employee_number: row.col("employee_number")?,
-            first_name: row.col("first_name")?,
-            last_name: row.col("last_name")?,
-            email,
-            email_status: EmailStatus::parse(row.col("email_status")?),
-            job_title: row.col("job_title")?,
-            hire_date: row.col("hire_date")?,
-            leave_date: row.col("leave_date")?,
-            status: UserStatus::parse(row.col("status")?),
-            employment_status: row.col("employment_status")?,
-            deactivation_reason: row.col("deactivation_reason")?,
-            manager_kombo_id: row.col("manager_kombo_id")?,
-            primary_team_kombo_id: row.col("primary_team_kombo_id")?,
-            location_kombo_id: row.col("location_kombo_id")?,
-            legal_entity_kombo_id: row.col("legal_entity_kombo_id")?,
-            employment_type: row.col("employment_type")?,
-            avatar_url: row.col("avatar_url")?,
-            custom_fields: row.col("custom_fields")?,
-            remote_deleted_at: row.col("remote_deleted_at")?,
-        },
+        fields,
         teams: serde_json::from_value(teams).unwrap_or_default(),
         changed_at: row.col("kombo_changed_at")?,
         rejected_for: row.col("deactivation_rejected_for")?,
@@ -82,7 +72,7 @@ fn stored_from_row(row: &Row) -> Result<StoredUser, StoreError> {
 /// index (a join on arrays made PostgreSQL scan the tenant's users).
 pub(crate) async fn load_known(
     client: &impl GenericClient,
-    tenant_id: &str,
+    tenant_id: &TenantId,
     page: &[MappedUser],
     rule: IdentityMatch,
     for_update: bool,
@@ -123,7 +113,10 @@ pub(crate) async fn load_known(
     let lock = if for_update { "FOR NO KEY UPDATE" } else { "" };
     client
         .query(
-            &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ANY($1) ORDER BY id {lock}"),
+            &format!(
+                "SELECT {} FROM users WHERE id = ANY($1) ORDER BY id {lock}",
+                user_columns()
+            ),
             &[&user_ids],
         )
         .await?
@@ -137,7 +130,7 @@ impl Store {
     /// same identity step and planner as the real write.
     pub async fn preview_users(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         page: Vec<MappedUser>,
     ) -> Result<IdentifiedPage, StoreError> {
         let client = self.client().await?;
@@ -153,7 +146,7 @@ impl Store {
     /// Active users a full listing with `seen` ids would deactivate as missing.
     pub async fn preview_vanished(
         &self,
-        tenant_id: &str,
+        tenant_id: &TenantId,
         seen: &[String],
     ) -> Result<Vec<String>, StoreError> {
         let client = self.client().await?;

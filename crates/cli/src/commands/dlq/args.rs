@@ -3,6 +3,7 @@
 use clap::builder::PossibleValuesParser;
 use clap::{Args, Subcommand};
 use hris_store::DeadLetterFilter;
+use hris_types::TenantId;
 
 use crate::args::{ActorArgs, AmqpArgs, DatabaseArgs};
 use crate::output::parse_time;
@@ -83,7 +84,7 @@ pub struct FilterArgs {
     pub ids: Vec<i64>,
     /// The tenant (the platform's customer id).
     #[arg(long)]
-    pub tenant: Option<String>,
+    pub tenant: Option<TenantId>,
     /// The queue it failed on.
     #[arg(long, value_parser = PossibleValuesParser::new(["employees", "teams", "locations", "absences", "integrations"]))]
     pub entity: Option<String>,

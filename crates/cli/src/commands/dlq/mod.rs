@@ -6,6 +6,7 @@ mod replay;
 pub use args::DlqCommand;
 
 use hris_store::{DeadLetterFilter, Store};
+use hris_types::TenantId;
 
 use crate::exit::Refused;
 use crate::output::{table, when};
@@ -92,7 +93,10 @@ async fn list(
             rows.add_row(vec![
                 d.id.to_string(),
                 d.state.clone(),
-                d.letter.tenant_id.clone().unwrap_or_else(|| "-".into()),
+                d.letter
+                    .tenant_id
+                    .as_ref()
+                    .map_or_else(|| "-".into(), ToString::to_string),
                 d.letter.entity.clone().unwrap_or_else(|| "-".into()),
                 d.letter.error_class.clone(),
                 when(Some(d.archived_at)),
@@ -126,7 +130,9 @@ async fn list(
     for g in &groups {
         rows.add_row(vec![
             g.error_class.clone(),
-            g.tenant_id.clone().unwrap_or_else(|| "-".into()),
+            g.tenant_id
+                .as_ref()
+                .map_or_else(|| "-".into(), ToString::to_string),
             g.count.to_string(),
             when(Some(g.first_seen)),
             when(Some(g.last_seen)),
@@ -155,7 +161,14 @@ async fn show(store: &Store, id: i64, json: bool) -> anyhow::Result<()> {
         "message id",
         letter.letter.message_id.as_deref().unwrap_or("-"),
     );
-    row("tenant", letter.letter.tenant_id.as_deref().unwrap_or("-"));
+    row(
+        "tenant",
+        letter
+            .letter
+            .tenant_id
+            .as_ref()
+            .map_or("-", TenantId::as_str),
+    );
     row(
         "integration",
         letter.letter.integration_id.as_deref().unwrap_or("-"),

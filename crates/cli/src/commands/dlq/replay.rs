@@ -1,6 +1,7 @@
 //! `dlq replay`: dead letters published again through the normal path (the
 //! publishing itself is `hris_worker::replay`, shared with the console).
 
+use secrecy::ExposeSecret;
 use std::time::Duration;
 
 use hris_bus::{AmqpConfig, Connector, Publisher, Topology};
@@ -50,7 +51,7 @@ pub(super) async fn replay(
     }
     let shutdown = CancellationToken::new();
     let connector = Connector::new(
-        AmqpConfig::new(&amqp.amqp_url, "hris-sync dlq replay"),
+        AmqpConfig::new(amqp.amqp_url.expose_secret(), "hris-sync dlq replay"),
         Topology::new(&amqp.amqp_prefix),
     );
     let connection = connector.spawn(shutdown.clone());
