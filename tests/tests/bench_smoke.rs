@@ -15,6 +15,7 @@ async fn the_benchmark_runs_end_to_end_at_tiny_sizes() -> anyhow::Result<()> {
         "no-op resync 300",
         "freshness",
         "fan-in",
+        "console: tenants page",
     ] {
         assert!(table.contains(stage), "{stage} missing:\n{table}");
     }

@@ -1,8 +1,9 @@
 //! The operations console in a real headless Chromium: log in, approve a
-//! held mass deactivation and see the people deactivated; replay a group of
-//! dead letters and see it resolved; a read-only token sees no action and a
-//! forged POST is refused; a user's page shows their job title's history.
-//! With `CONSOLE_SCREENSHOTS=docs` the pages are saved as PNGs (README).
+//! held mass deactivation and see the people deactivated, start an import;
+//! replay a group of dead letters and see it resolved; a read-only token sees
+//! no action and a forged POST is refused; a user's page shows their job
+//! title's history. With `CONSOLE_SCREENSHOTS=docs` the pages are saved as
+//! PNGs (README).
 
 use std::time::Duration;
 
@@ -140,6 +141,16 @@ async fn an_operator_approves_a_held_mass_deactivation() -> anyhow::Result<()> {
         )
         .await?;
     assert_eq!(decided_by, targets.len() as i64);
+
+    // "Import all" from the page: started, and its progress shown there.
+    browser.click("#import-all").await?;
+    assert!(browser.text("#notice").await?.starts_with("Import started"));
+    assert!(
+        browser
+            .text("#import-progress")
+            .await?
+            .starts_with("Latest: started")
+    );
     browser.close().await
 }
 

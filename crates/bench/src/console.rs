@@ -25,13 +25,14 @@ pub struct ConsoleFigures {
     pub page_bytes: usize,
 }
 
-/// Seeds `tenants` tenants with a realistic spread of problems.
+/// Seeds `tenants` tenants (`console-…`, beside those of earlier stages)
+/// with a realistic spread of problems.
 async fn seed(env: &Env, tenants: i64) -> anyhow::Result<()> {
     let client = env.store.client().await?;
     client
         .batch_execute(&format!(
             "INSERT INTO tenants (id, name, kombo_integration_id, integration_state, integration_state_reason)
-             SELECT 'tenant-' || lpad(n::text, 5, '0'), 'Company ' || n, 'personio:t' || n,
+             SELECT 'console-' || lpad(n::text, 5, '0'), 'Company ' || n, 'personio:t' || n,
                     CASE WHEN n % 97 = 0 THEN 'paused' WHEN n % 211 = 0 THEN 'disconnected' ELSE 'active' END,
                     CASE WHEN n % 97 = 0 THEN 'paused by an operator' END
              FROM generate_series(1, {tenants}) AS n;
@@ -41,30 +42,32 @@ async fn seed(env: &Env, tenants: i64) -> anyhow::Result<()> {
                     now() - (random() * interval '1 hour'), now() - (random() * interval '7 hours'),
                     CASE WHEN random() < 0.02 THEN 'Kombo answered 503 (PLATFORM.TEMPORARILY_UNAVAILABLE)' END,
                     now() - (random() * interval '1 hour')
-             FROM tenants t, unnest(ARRAY['employees', 'teams', 'locations', 'absences']) AS e;
+             FROM tenants t, unnest(ARRAY['employees', 'teams', 'locations', 'absences']) AS e
+             WHERE t.id LIKE 'console-%';
              INSERT INTO sync_runs (id, tenant_id, entity, kind, trigger, status, started_at, finished_at,
                                     pages, created, updated)
              SELECT gen_random_uuid(), t.id, e, k, 'schedule', 'succeeded', now() - interval '1 hour',
                     now() - interval '59 minutes', 3, 0, (random() * 20)::int
              FROM tenants t, unnest(ARRAY['employees', 'teams', 'locations', 'absences']) AS e,
-                  unnest(ARRAY['incremental', 'full']) AS k;
+                  unnest(ARRAY['incremental', 'full']) AS k
+             WHERE t.id LIKE 'console-%';
              INSERT INTO dead_letters (dedupe_key, routing_key, tenant_id, entity, reason, error_class,
                                        error_code, payload)
              SELECT 'bench-' || t.id || '-' || i, 'employees', t.id, 'employees', 'Kombo refused the key',
                     'permanent', 'INTEGRATION.AUTHENTICATION_INVALID', '\\x7b7d'::bytea
-             FROM tenants t, generate_series(1, 3) AS i WHERE t.id LIKE '%3';
+             FROM tenants t, generate_series(1, 3) AS i WHERE t.id LIKE 'console-%3';
              INSERT INTO integration_health (tenant_id, kombo_status, setup_status, checked_at)
              SELECT id, CASE WHEN random() < 0.01 THEN 'INVALID' ELSE 'ACTIVE' END, 'COMPLETED', now()
-             FROM tenants;
+             FROM tenants WHERE id LIKE 'console-%';
              INSERT INTO kombo_issues (issue_id, issue_type, integration_id, tenant_id, status, last_event_id)
              SELECT 'issue-' || id, 'integration.authentication_failed', kombo_integration_id, id, 'open', 'e-' || id
-             FROM tenants WHERE id LIKE '%77';
+             FROM tenants WHERE id LIKE 'console-%77';
              INSERT INTO users (tenant_id, kombo_id, first_name, last_name, status, fetched_at)
              SELECT t.id, 'emp-' || i, 'Person', i::text, 'active', now()
-             FROM tenants t, generate_series(1, 5) AS i WHERE t.id LIKE '%5';
+             FROM tenants t, generate_series(1, 5) AS i WHERE t.id LIKE 'console-%5';
              INSERT INTO held_changes (tenant_id, user_id, user_kombo_id, reason, held_because)
              SELECT u.tenant_id, u.id, u.kombo_id, 'deleted_upstream', 'more than 20 % of active users'
-             FROM users u WHERE u.tenant_id LIKE '%15';
+             FROM users u WHERE u.tenant_id LIKE 'console-%15';
              ANALYZE;"
         ))
         .await?;
