@@ -5,9 +5,7 @@
 //! the end-to-end tests, done here for what is generated.
 
 use hris_mapping::UserFields;
-use hris_mapping::absence::{AbsenceFields, AbsenceTypeFields};
 use hris_mapping::columns::{ColumnKind, SyncedRow};
-use hris_mapping::org::{LegalEntityFields, LocationFields, TeamFields};
 use tokio_postgres::types::Type;
 
 use crate::planned::Upsert;

@@ -25,7 +25,9 @@ use crate::columns::{self, ColumnArray};
 use crate::record_issues::{NewRecordIssue, Severity, Stage};
 use crate::row::RowExt;
 use hris_mapping::plan::UserWrite;
-pub(crate) use read::{load_known, user_columns};
+pub(crate) use read::load_known;
+#[cfg(test)]
+pub(crate) use read::user_columns;
 
 pub(crate) mod identity;
 mod read;
