@@ -9,7 +9,7 @@ use crate::planned::{ARCHIVED_WHEN_DELETED, Stored, Upsert, finish_page, stored_
 use crate::{Store, StoreError};
 use hris_mapping::plan::plan_writes;
 
-static ABSENCE_TYPES: Upsert<AbsenceTypeFields> = Upsert::new(
+pub(crate) static ABSENCE_TYPES: Upsert<AbsenceTypeFields> = Upsert::new(
     "absence_types",
     &[(
         "archived_at",
@@ -21,7 +21,7 @@ static ABSENCE_TYPES: Upsert<AbsenceTypeFields> = Upsert::new(
     true,
 );
 
-static ABSENCES: Upsert<AbsenceFields> = Upsert::new(
+pub(crate) static ABSENCES: Upsert<AbsenceFields> = Upsert::new(
     "absences",
     &[
         // Written again: an absence that comes back counts again.

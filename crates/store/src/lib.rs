@@ -29,6 +29,8 @@ mod row;
 pub mod runs;
 pub mod schedule;
 mod settings;
+#[cfg(test)]
+mod statements_tests;
 pub mod sync_state;
 pub mod tenants;
 pub mod tls;

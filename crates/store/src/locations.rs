@@ -7,7 +7,7 @@ use crate::planned::{ARCHIVED_WHEN_DELETED, Stored, Upsert, finish_page, stored_
 use crate::{Store, StoreError};
 use hris_mapping::plan::plan_writes;
 
-static LOCATIONS: Upsert<LocationFields> = Upsert::new(
+pub(crate) static LOCATIONS: Upsert<LocationFields> = Upsert::new(
     "locations",
     &[(
         "archived_at",
@@ -19,7 +19,7 @@ static LOCATIONS: Upsert<LocationFields> = Upsert::new(
     false,
 );
 
-static LEGAL_ENTITIES: Upsert<LegalEntityFields> = Upsert::new(
+pub(crate) static LEGAL_ENTITIES: Upsert<LegalEntityFields> = Upsert::new(
     "legal_entities",
     &[(
         "archived_at",

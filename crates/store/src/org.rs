@@ -81,7 +81,7 @@ async fn upsert_named_stubs<'a>(
     Ok(())
 }
 
-static TEAMS: Upsert<TeamFields> = Upsert::new(
+pub(crate) static TEAMS: Upsert<TeamFields> = Upsert::new(
     "teams",
     &[(
         "archived_at",

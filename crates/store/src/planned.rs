@@ -85,7 +85,7 @@ impl<T: SyncedRow> Upsert<T> {
         }
     }
 
-    fn sql(&self) -> &str {
+    pub(crate) fn sql(&self) -> &str {
         self.sql.get_or_init(|| self.build())
     }
 

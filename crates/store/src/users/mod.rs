@@ -26,6 +26,8 @@ use crate::record_issues::{NewRecordIssue, Severity, Stage};
 use crate::row::RowExt;
 use hris_mapping::plan::UserWrite;
 pub(crate) use read::load_known;
+#[cfg(test)]
+pub(crate) use read::user_columns;
 
 pub(crate) mod identity;
 mod read;
@@ -78,7 +80,7 @@ const PLAN_COLUMNS: [(&str, &str, &str); 5] = [
 /// The page upsert, built once from the declared columns: `$1` is the
 /// tenant, then one array per synced column and per plan column, then the
 /// fetch time, the sync run and the cause.
-fn upsert_sql() -> &'static str {
+pub(crate) fn upsert_sql() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
     SQL.get_or_init(|| {
         let synced: Vec<&str> = UserFields::COLUMNS.iter().map(|(name, _)| *name).collect();

@@ -22,7 +22,7 @@ use crate::{Store, StoreError};
 
 /// The columns `stored_from_row` reads, each by its name: the synced ones
 /// as `UserFields` declares them, then what the planner needs besides.
-fn user_columns() -> &'static str {
+pub(crate) fn user_columns() -> &'static str {
     static COLUMNS: OnceLock<String> = OnceLock::new();
     COLUMNS.get_or_init(|| {
         let synced: Vec<&str> = UserFields::COLUMNS.iter().map(|(name, _)| *name).collect();
