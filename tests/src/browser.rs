@@ -71,7 +71,7 @@ impl Browser {
             .await?
             .send_keys(token)
             .await?;
-        self.click("#login").await?;
+        self.click_to("#login", "/console/tenants").await?;
         anyhow::ensure!(
             self.has("#access").await?,
             "not logged in: {}",
@@ -80,8 +80,26 @@ impl Browser {
         Ok(())
     }
 
-    pub async fn click(&self, css: &str) -> anyhow::Result<()> {
+    /// Clicks what `css` finds, then waits until the page it leads to is
+    /// the one whose address contains `part`: chromedriver may answer a
+    /// click before the navigation it starts, and a find in between would
+    /// search the page being left.
+    pub async fn click_to(&self, css: &str, part: &str) -> anyhow::Result<()> {
         self.client.find(Locator::Css(css)).await?.click().await?;
+        self.wait_for_url(part).await
+    }
+
+    /// Waits (up to 10 s) until the page's address contains `part`: a
+    /// submitted GET form is only then the page that elements are found on.
+    pub async fn wait_for_url(&self, part: &str) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !self.client.current_url().await?.as_str().contains(part) {
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "the page did not go to …{part}…"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         Ok(())
     }
 

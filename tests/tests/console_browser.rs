@@ -114,13 +114,15 @@ async fn an_operator_approves_a_held_mass_deactivation() -> anyhow::Result<()> {
         .await?;
     assert!(first.starts_with(TENANT), "{first}");
     browser.screenshot("console-tenants").await?;
-    browser.click("#tenants tbody tr:first-child a").await?;
+    browser
+        .click_to("#tenants tbody tr:first-child a", "/console/tenants/acme")
+        .await?;
     let heading = browser.text("#held-changes").await?;
     assert_eq!(heading, format!("Held changes ({})", targets.len()));
     browser.screenshot("console-tenant").await?;
     assert_eq!(deactivated(&stack, &targets).await?, 0, "held, not applied");
 
-    browser.click("#approve-all").await?;
+    browser.click_to("#approve-all", "notice=").await?;
     let notice = browser.text("#notice").await?;
     assert_eq!(
         notice,
@@ -143,7 +145,7 @@ async fn an_operator_approves_a_held_mass_deactivation() -> anyhow::Result<()> {
     assert_eq!(decided_by, targets.len() as i64);
 
     // "Import all" from the page: started, and its progress shown there.
-    browser.click("#import-all").await?;
+    browser.click_to("#import-all", "notice=Import").await?;
     assert!(browser.text("#notice").await?.starts_with("Import started"));
     assert!(
         browser
@@ -271,10 +273,13 @@ async fn an_operator_replays_a_dead_letter_group() -> anyhow::Result<()> {
     browser.screenshot("console-dead-letters").await?;
 
     browser
-        .click("#groups tr.group[data-code='INTEGRATION.AUTHENTICATION_INVALID'] a.replay")
+        .click_to(
+            "#groups tr.group[data-code='INTEGRATION.AUTHENTICATION_INVALID'] a.replay",
+            "/console/dead-letters/replay?",
+        )
         .await?;
     assert_eq!(browser.text("#preview-count").await?, "1");
-    browser.click("#confirm-replay").await?;
+    browser.click_to("#confirm-replay", "notice=").await?;
     let notice = browser.text("#notice").await?;
     assert!(notice.starts_with("Replayed 1 "), "{notice}");
     assert_eq!(
@@ -337,9 +342,12 @@ async fn a_users_page_shows_their_job_titles_history() -> anyhow::Result<()> {
         .await?
         .send_keys(&person)
         .await?;
-    // A click waits for the page it submits (a key press would not).
-    browser.click("#people-search-submit").await?;
-    browser.click("#people tbody tr:first-child a").await?;
+    browser
+        .click_to("#people-search-submit", &format!("people={person}"))
+        .await?;
+    browser
+        .click_to("#people tbody tr:first-child a", "/users/")
+        .await?;
     assert_eq!(browser.text("#job-title").await?, "Head of Analytics");
     let titles = browser
         .client
