@@ -257,6 +257,18 @@ impl Worker {
     }
 }
 
+impl Drop for Worker {
+    /// A stage that fails half-way (`?`) drops its worker without `stop`: kill
+    /// it, instead of leaving it consuming the bench's queues (and holding the
+    /// bench's output open) after the bench is gone.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// CPU model, cores, memory, kernel: what the figures were measured on.
 pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -291,4 +303,24 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     }
     let i = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
     sorted[i.min(sorted.len() - 1)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Worker;
+
+    #[test]
+    fn a_dropped_worker_is_not_left_running() {
+        let child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .expect("sleep");
+        let pid = child.id();
+        drop(Worker { child });
+        // Reaped by the drop: its /proc entry is gone, not a zombie or a sleeper.
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "process {pid} still there"
+        );
+    }
 }
