@@ -80,12 +80,16 @@ pub async fn send_webhooks(
     (attempts, given_up)
 }
 
+/// The witness queue of a test's prefix (deleted with its topology).
+pub fn witness_name(prefix: &str) -> String {
+    format!("{prefix}.witness")
+}
+
 /// A witness queue bound like the employees queue: every message routed
 /// there is routed here too (a confirm covers both), so it lists exactly
 /// what the broker accepted, whatever the workers consume meanwhile.
 pub async fn declare_witness(stack: &Stack) -> anyhow::Result<String> {
-    let prefix = &stack.prefix;
-    let witness = format!("{prefix}.witness");
+    let witness = witness_name(&stack.prefix);
     let mut args = FieldTable::default();
     args.insert(
         "x-queue-type".into(),

@@ -276,6 +276,14 @@ impl Drop for TestQueues {
             };
             if let Ok(channel) = connection.create_channel().await {
                 let _ = topology.delete(&channel).await;
+                // A test's witness queue, if it declared one (`burst`).
+                let witness = crate::burst::witness_name(&topology.prefix);
+                let _ = channel
+                    .queue_delete(
+                        witness.into(),
+                        lapin::options::QueueDeleteOptions::default(),
+                    )
+                    .await;
             }
             let _ = connection.close(200, "cleanup".into()).await;
         });
