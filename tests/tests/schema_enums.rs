@@ -14,14 +14,20 @@ fn spellings<T: std::fmt::Display>(all: &[T]) -> Vec<String> {
     all.iter().map(ToString::to_string).collect()
 }
 
-#[tokio::test]
-async fn every_setting_spelling_is_accepted_by_the_schema_and_read_back_and_no_other() {
+/// A migrated database with tenant `t1` (the database lives as long as `TestDb`).
+async fn with_tenant() -> (TestDb, hris_store::Store) {
     let db = TestDb::migrated().await.expect("db");
     let store = db.store();
     store
         .add_tenant(&"t1".into(), "Acme", None)
         .await
         .expect("tenant");
+    (db, store)
+}
+
+#[tokio::test]
+async fn every_setting_spelling_is_accepted_by_the_schema_and_read_back_and_no_other() {
+    let (_db, store) = with_tenant().await;
     let client = store.client().await.expect("client");
     for (column, values) in [
         ("integration_state", spellings(IntegrationState::ALL)),
@@ -83,12 +89,7 @@ async fn every_setting_spelling_is_accepted_by_the_schema_and_read_back_and_no_o
 
 #[tokio::test]
 async fn every_run_spelling_is_accepted_by_the_schema_and_no_other() {
-    let db = TestDb::migrated().await.expect("db");
-    let store = db.store();
-    store
-        .add_tenant(&"t1".into(), "Acme", None)
-        .await
-        .expect("tenant");
+    let (_db, store) = with_tenant().await;
     let client = store.client().await.expect("client");
     let insert = |kind: &str, trigger: &str, status: &str| {
         let (kind, trigger, status) = (kind.to_owned(), trigger.to_owned(), status.to_owned());

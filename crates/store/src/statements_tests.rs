@@ -18,6 +18,20 @@ async fn migrated() -> (tokio_postgres::Client, String, String) {
     let (client, _driver) = crate::connect_one(&admin, "hris-store-statements")
         .await
         .expect("the test PostgreSQL");
+    // A failed run panics before its own drop: clear what earlier ones left.
+    let leftovers = client
+        .query(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'hris\\_statements\\_%'",
+            &[],
+        )
+        .await
+        .expect("list databases");
+    for row in leftovers {
+        let old: String = row.get("datname");
+        let _ = client
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {old} WITH (FORCE)"))
+            .await;
+    }
     client
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .await
